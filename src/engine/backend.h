@@ -1,0 +1,76 @@
+// The backend interface: what the builder and runtime ask of a device. A backend answers "which kernels
+// (tactics) can run this layer" and "make me that kernel"; it owns memory and streams. The network,
+// builder and plan never depend on a particular backend, so CUDA slots in beside the CPU.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/graph.h"
+#include "kiln/status.h"
+#include "kiln/types.h"
+
+namespace kiln {
+
+// A tensor as a kernel sees it: memory on the backend's device, a concrete shape and a type.
+struct TensorView {
+  void* data = nullptr;  // null for an absent optional input
+  Dims dims;
+  DataType type = DataType::kFLOAT;
+
+  int64_t count() const { return volume(dims); }
+  int64_t bytes() const { return count() * dataTypeSize(type); }
+  template <typename T>
+  T* as() const { return static_cast<T*>(data); }
+};
+
+struct KernelIO {
+  std::vector<TensorView> inputs;
+  std::vector<TensorView> outputs;
+  void* workspace = nullptr;
+  int64_t workspaceSize = 0;
+  void* stream = nullptr;  // cudaStream_t on CUDA; unused on the CPU (execution is synchronous)
+  // Layers with data-dependent outputs call this once the extent is known; it sets outputs[index].data
+  // and .dims. Null for other layers.
+  std::function<Status(int32_t index, const Dims& dims)> allocateOutput;
+};
+
+class Kernel {
+ public:
+  virtual ~Kernel() = default;
+  // Must be callable from several threads at once (one per execution context): no mutable state.
+  virtual Status execute(KernelIO& io) const = 0;
+  // Scratch memory needed for these shapes (allocated by the execution context).
+  virtual int64_t workspaceSize(const KernelIO& io) const { (void)io; return 0; }
+};
+
+struct TacticCandidate {
+  std::string name;
+  // Fails when the tactic cannot run this layer/type combination; the builder tries the next.
+  std::function<StatusOr<std::unique_ptr<Kernel>>(const LayerInfo&, const Graph&)> create;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual BackendKind kind() const = 0;
+  // "cpu", or the GPU architecture ("sm_90") a plan is built for.
+  virtual std::string deviceName() const = 0;
+
+  // Candidate kernels for the layer, best guess first. Empty means no kernel: the builder fails naming the layer.
+  virtual std::vector<TacticCandidate> tactics(const LayerInfo& layer, const Graph& graph) const = 0;
+
+  virtual StatusOr<void*> allocate(int64_t bytes) = 0;
+  virtual void deallocate(void* ptr) = 0;
+  virtual Status copyToDevice(void* dst, const void* src, int64_t bytes, void* stream) = 0;
+  virtual Status copyToHost(void* dst, const void* src, int64_t bytes, void* stream) = 0;
+  virtual Status synchronize(void* stream) = 0;
+};
+
+// The backend for a kind; CUDA fails with a clear message when Kiln was built without it or no GPU is present.
+StatusOr<std::shared_ptr<Backend>> getBackend(BackendKind kind);
+
+}  // namespace kiln
