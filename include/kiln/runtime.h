@@ -55,6 +55,9 @@ class ExecutionContext {
   Status setTensorAddress(const char* tensorName, void* data);
   Status setInputTensorAddress(const char* tensorName, const void* data);
   void* getTensorAddress(const char* tensorName) const;
+  // Checked binding for callers that know what their buffer holds (the Python runtime): the dtype must match
+  // the engine's; for inputs `dims` is set as the input shape, for outputs it must equal the inferred shape.
+  Status bindTensor(const char* tensorName, void* data, DataType type, const Dims& dims);
   Status setOutputAllocator(const char* tensorName, IOutputAllocator* allocator);
   // Runs the engine on `stream` (a cudaStream_t for CUDA engines; ignored by CPU engines, which run
   // synchronously). Checks shapes, bindings and dtypes first; nothing runs when a check fails.

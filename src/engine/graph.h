@@ -32,6 +32,8 @@ struct LayerInfo {
   std::vector<int32_t> outputs;
   std::string kernel;            // backend tactic chosen by the builder
   bool hostEvaluated = false;    // runs on the host during shape resolution (shape-tensor arithmetic)
+  bool hasPrecision = false;     // weakly typed networks: the precision the layer was asked to run in
+  DataType precision = DataType::kFLOAT;
 };
 
 struct Graph {

@@ -16,7 +16,8 @@ namespace detail {
 struct TensorData {
   NetworkDefinition* network = nullptr;
   std::string name;
-  DataType type = DataType::kFLOAT;
+  DataType type = DataType::kFLOAT;  // the requested type when one is set, else the inferred one
+  DataType inferredType = DataType::kFLOAT;
   Dims dims;
   ILayer* producer = nullptr;
   int32_t producerOutput = 0;
@@ -47,7 +48,9 @@ struct NetworkDefinition::Impl {
   std::vector<std::unique_ptr<ILayer>> layers;
   std::vector<ITensor*> inputs;
   std::vector<ITensor*> outputs;
-  Status firstError;
+  std::vector<Status> addErrors;   // from add* calls and setters: sticky
+  Status inferenceError;           // from the last full shape inference: recomputed when parameters change
+  int32_t unnamedLayers = 0;
   bool dirty = false;
   bool orderDirty = false;
 

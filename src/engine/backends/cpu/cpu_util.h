@@ -86,3 +86,33 @@ void parallelFor(int64_t n, int64_t grain, Body body) {
 
 }  // namespace cpu
 }  // namespace kiln
+
+namespace kiln {
+namespace cpu {
+
+// Walks output elements [begin, end) of `out`, tracking the matching offsets into up to three
+// broadcast inputs (strides from broadcastStrides). Calls fn(outIndex, offsets...).
+template <int N, typename Fn>
+void forEachBroadcast(const Dims& out, const std::vector<int64_t>* strides[N], int64_t begin, int64_t end, Fn fn) {
+  int64_t index[Dims::kMAX_DIMS] = {};
+  int64_t offsets[N] = {};
+  int64_t rest = begin;
+  for (int32_t d = out.nbDims - 1; d >= 0; --d) {
+    index[d] = rest % out.d[d];
+    rest /= out.d[d];
+    for (int k = 0; k < N; ++k) offsets[k] += index[d] * (*strides[k])[static_cast<size_t>(d)];
+  }
+  for (int64_t i = begin; i < end; ++i) {
+    fn(i, offsets);
+    for (int32_t d = out.nbDims - 1; d >= 0; --d) {
+      ++index[d];
+      for (int k = 0; k < N; ++k) offsets[k] += (*strides[k])[static_cast<size_t>(d)];
+      if (index[d] < out.d[d]) break;
+      for (int k = 0; k < N; ++k) offsets[k] -= index[d] * (*strides[k])[static_cast<size_t>(d)];
+      index[d] = 0;
+    }
+  }
+}
+
+}  // namespace cpu
+}  // namespace kiln

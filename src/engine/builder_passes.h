@@ -1,0 +1,35 @@
+// The builder's graph passes, in the order the builder runs them. Each keeps the graph topologically
+// ordered and its tensor indices valid (removed tensors stay in the table, unreferenced).
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "engine/graph.h"
+#include "engine/host_tensor.h"
+#include "kiln/builder.h"
+#include "kiln/status.h"
+
+namespace kiln {
+
+// Drops layers whose outputs no graph output needs. Returns how many were removed.
+int32_t eliminateDeadLayers(Graph& graph);
+
+// Evaluates layers whose inputs are all constants (up to maxElements outputs) and replaces them with
+// constant layers. Shape-tensor layers stay (they depend on input shapes). Returns how many were folded.
+StatusOr<int32_t> foldConstants(Graph& graph, int64_t maxElements);
+
+// Weakly typed networks: runs float32 layers in float16/bfloat16 where the config allows and the layer
+// asks (setPrecision) or the backend benefits, inserting casts at the boundaries.
+Status assignPrecisions(Graph& graph, const BuilderConfig& config, bool backendPrefersReducedPrecision);
+
+// Removes cast pairs X->Y->X that are exact (Y represents every X value) and casts to the same type.
+int32_t removeRedundantCasts(Graph& graph);
+
+// Marks layers that compute shape tensors so the runtime evaluates them on the host.
+void markHostEvaluatedLayers(Graph& graph);
+
+// Compacts the tensor table, dropping tensors no layer or graph I/O references.
+void compactTensors(Graph& graph);
+
+}  // namespace kiln

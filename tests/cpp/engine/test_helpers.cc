@@ -1,0 +1,216 @@
+#include "test_helpers.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+
+#include "engine/backends/cpu/cpu_util.h"
+
+namespace kiln {
+namespace testing {
+
+HostTensor makeTensor(DataType type, const Dims& dims, const std::vector<double>& values) {
+  HostTensor t(type, dims);
+  EXPECT_EQ(static_cast<int64_t>(values.size()), t.count()) << "makeTensor: value count does not match " << dimsToString(dims);
+  for (int64_t i = 0; i < t.count() && i < static_cast<int64_t>(values.size()); ++i) {
+    if (isFloatType(type)) {
+      cpu::storeDouble(t.data(), type, i, values[static_cast<size_t>(i)]);
+    } else {
+      cpu::storeInt(t.data(), type, i, static_cast<int64_t>(values[static_cast<size_t>(i)]));
+    }
+  }
+  return t;
+}
+
+HostTensor randomTensor(DataType type, const Dims& dims, uint64_t seed, double lo, double hi) {
+  std::mt19937_64 rng(seed);
+  std::vector<double> values(static_cast<size_t>(volume(dims)));
+  for (double& v : values) {
+    if (type == DataType::kBOOL) {
+      v = static_cast<double>(rng() & 1u);
+    } else if (isFloatType(type)) {
+      v = std::uniform_real_distribution<double>(lo, hi)(rng);
+    } else {
+      v = static_cast<double>(std::uniform_int_distribution<int64_t>(static_cast<int64_t>(lo), static_cast<int64_t>(hi))(rng));
+    }
+  }
+  return makeTensor(type, dims, values);
+}
+
+std::vector<double> toDoubles(const HostTensor& tensor) {
+  std::vector<double> values(static_cast<size_t>(tensor.count() > 0 ? tensor.count() : 0));
+  for (size_t i = 0; i < values.size(); ++i) values[i] = tensor.floatAt(static_cast<int64_t>(i));
+  return values;
+}
+
+double defaultAtol(DataType type) {
+  switch (type) {
+    case DataType::kHALF: return 2e-3;
+    case DataType::kBF16: return 1.6e-2;
+    case DataType::kFLOAT: return 1e-5;
+    case DataType::kINT8:
+    case DataType::kINT32:
+    case DataType::kINT64:
+    case DataType::kBOOL:
+    case DataType::kUINT8: return 0;
+  }
+  return 0;
+}
+
+void expectClose(const HostTensor& actual, const HostTensor& expected, double atol, double rtol) {
+  ASSERT_EQ(dimsToString(actual.dims), dimsToString(expected.dims)) << "shape mismatch";
+  ASSERT_EQ(actual.type, expected.type) << "dtype mismatch: " << dataTypeName(actual.type) << " vs "
+                                        << dataTypeName(expected.type);
+  int mismatches = 0;
+  for (int64_t i = 0; i < actual.count(); ++i) {
+    const double a = actual.floatAt(i), e = expected.floatAt(i);
+    if (std::isnan(e) && std::isnan(a)) continue;
+    if (std::isinf(e) && a == e) continue;
+    if (!(std::fabs(a - e) <= atol + rtol * std::fabs(e))) {
+      if (++mismatches <= 5) ADD_FAILURE() << "element " << i << ": got " << a << ", expected " << e;
+    }
+  }
+  EXPECT_EQ(mismatches, 0) << mismatches << " of " << actual.count() << " elements differ";
+}
+
+void expectEqual(const HostTensor& actual, const HostTensor& expected) {
+  ASSERT_EQ(dimsToString(actual.dims), dimsToString(expected.dims)) << "shape mismatch";
+  ASSERT_EQ(actual.type, expected.type);
+  EXPECT_TRUE(actual.bytes == expected.bytes) << "contents differ";
+}
+
+namespace {
+
+class HostAllocator : public IOutputAllocator {
+ public:
+  void* reallocateOutput(const char*, void* current, uint64_t size, uint64_t) override {
+    if (size > buffer.size()) buffer.resize(size);
+    return buffer.empty() ? current : buffer.data();
+  }
+  void notifyShape(const char*, const Dims& d) override { dims = d; }
+  std::vector<uint8_t> buffer;
+  Dims dims;
+};
+
+}  // namespace
+
+RunResult buildAndRun(const NetworkFn& define, const std::vector<TestInput>& inputs, const RunOptions& options) {
+  RunResult result;
+  Builder builder;
+  const uint32_t flags =
+      options.stronglyTyped ? 1u << static_cast<uint32_t>(NetworkDefinitionCreationFlag::kSTRONGLY_TYPED) : 0u;
+  std::unique_ptr<NetworkDefinition> net = builder.createNetworkV2(flags);
+  std::vector<ITensor*> tensors;
+  std::unique_ptr<OptimizationProfile> profile = builder.createOptimizationProfile();
+  bool dynamic = false;
+  for (const TestInput& in : inputs) {
+    Dims declared = in.value.dims;
+    for (int32_t d = 0; d < declared.nbDims; ++d) {
+      if ((in.dynamicMask >> d) & 1u) declared.d[d] = -1;
+    }
+    tensors.push_back(net->addInput(in.name.c_str(), in.value.type, declared));
+    if (in.dynamicMask != 0) {
+      dynamic = true;
+      Dims min = in.minDims.nbDims > 0 ? in.minDims : in.value.dims;
+      Dims max = in.value.dims;
+      if (in.maxDims.nbDims > 0) {
+        max = in.maxDims;
+      } else {
+        for (int32_t d = 0; d < max.nbDims; ++d) {
+          if ((in.dynamicMask >> d) & 1u) max.d[d] = std::max<int64_t>(2 * max.d[d], 1);
+        }
+      }
+      (void)profile->setDimensions(in.name.c_str(), OptProfileSelector::kMIN, min);
+      (void)profile->setDimensions(in.name.c_str(), OptProfileSelector::kOPT, in.value.dims);
+      (void)profile->setDimensions(in.name.c_str(), OptProfileSelector::kMAX, max);
+    }
+  }
+  define(*net, tensors);
+  std::unique_ptr<BuilderConfig> config = builder.createBuilderConfig();
+  config->setBackend(BackendKind::kCPU);
+  for (BuilderFlag f : options.flags) config->setFlag(f);
+  if (dynamic) config->addOptimizationProfile(profile.get());
+  StatusOr<std::unique_ptr<HostMemory>> plan = builder.buildSerializedNetwork(*net, *config);
+  if (!plan.isOk()) {
+    result.status = plan.status();
+    return result;
+  }
+  Runtime runtime;
+  StatusOr<std::unique_ptr<Engine>> engine = runtime.deserializeEngine(plan.value()->data(), plan.value()->size());
+  if (!engine.isOk()) {
+    result.status = engine.status();
+    return result;
+  }
+  if (options.roundTripPlan) {
+    const std::vector<uint8_t> again = engine.value()->serialize();
+    engine = runtime.deserializeEngine(again.data(), again.size());
+    if (!engine.isOk()) {
+      result.status = engine.status();
+      return result;
+    }
+  }
+  StatusOr<std::unique_ptr<ExecutionContext>> context = engine.value()->createExecutionContext();
+  if (!context.isOk()) {
+    result.status = context.status();
+    return result;
+  }
+  ExecutionContext& ctx = *context.value();
+  for (const TestInput& in : inputs) {
+    Status s = ctx.setInputShape(in.name.c_str(), in.value.dims);
+    if (s.isOk()) s = ctx.setInputTensorAddress(in.name.c_str(), in.value.data());
+    if (!s.isOk()) {
+      result.status = s;
+      return result;
+    }
+  }
+  const Engine& e = *engine.value();
+  std::vector<std::unique_ptr<HostAllocator>> allocators;
+  std::vector<std::string> outputNames;
+  for (int32_t i = 0; i < e.getNbIOTensors(); ++i) {
+    const char* name = e.getIOTensorName(i);
+    if (e.getTensorIOMode(name) != TensorIOMode::kOUTPUT) continue;
+    outputNames.push_back(name);
+    allocators.push_back(std::make_unique<HostAllocator>());
+    Status s = ctx.setOutputAllocator(name, allocators.back().get());
+    if (!s.isOk()) {
+      result.status = s;
+      return result;
+    }
+  }
+  result.status = ctx.enqueueV3(nullptr);
+  if (!result.status.isOk()) return result;
+  for (size_t i = 0; i < outputNames.size(); ++i) {
+    const char* name = outputNames[i].c_str();
+    HostTensor out(e.getTensorDataType(name), allocators[i]->dims);
+    if (!out.bytes.empty()) std::memcpy(out.data(), allocators[i]->buffer.data(), out.bytes.size());
+    result.outputs[outputNames[i]] = out;
+    result.ordered.push_back(out);
+  }
+  return result;
+}
+
+HostTensor runSingleOutput(const NetworkFn& define, const std::vector<TestInput>& inputs, bool alsoDynamic) {
+  RunResult fixed = buildAndRun(define, inputs);
+  EXPECT_TRUE(fixed.status.isOk()) << "static run: " << fixed.status.toString();
+  if (!fixed.status.isOk() || fixed.ordered.empty()) return HostTensor();
+  if (alsoDynamic) {
+    std::vector<TestInput> dynamicInputs = inputs;
+    for (TestInput& in : dynamicInputs) {
+      if (in.dynamicMask == 0) in.dynamicMask = (1u << in.value.dims.nbDims) - 1;
+    }
+    RunResult dyn = buildAndRun(define, dynamicInputs);
+    EXPECT_TRUE(dyn.status.isOk()) << "dynamic-shape run: " << dyn.status.toString();
+    if (dyn.status.isOk()) {
+      EXPECT_EQ(dyn.ordered.size(), fixed.ordered.size());
+      if (!dyn.ordered.empty()) {
+        EXPECT_EQ(dimsToString(dyn.ordered[0].dims), dimsToString(fixed.ordered[0].dims));
+        EXPECT_TRUE(dyn.ordered[0].bytes == fixed.ordered[0].bytes) << "dynamic-shape run gives other values";
+      }
+    }
+  }
+  return fixed.ordered[0];
+}
+
+}  // namespace testing
+}  // namespace kiln
