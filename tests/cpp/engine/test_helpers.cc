@@ -214,3 +214,60 @@ HostTensor runSingleOutput(const NetworkFn& define, const std::vector<TestInput>
 
 }  // namespace testing
 }  // namespace kiln
+
+namespace kiln {
+namespace testing {
+
+PlanRun runPlanBytes(const std::vector<uint8_t>& plan, double (*fill)(int64_t)) {
+  PlanRun run;
+  Runtime runtime;
+  auto engine = runtime.deserializeEngine(plan.data(), plan.size());
+  if (!engine.isOk()) {
+    run.status = engine.status();
+    return run;
+  }
+  const Engine& e = *engine.value();
+  auto context = e.createExecutionContext();
+  if (!context.isOk()) {
+    run.status = context.status();
+    return run;
+  }
+  ExecutionContext& ctx = *context.value();
+  std::vector<HostTensor> inputs;
+  for (int32_t i = 0; i < e.getNbIOTensors(); ++i) {
+    const char* name = e.getIOTensorName(i);
+    if (e.getTensorIOMode(name) != TensorIOMode::kINPUT) continue;
+    const Dims dims = e.getProfileShape(name, 0, OptProfileSelector::kOPT);
+    if (volume(dims) < 0 || volume(dims) > (1 << 20)) {
+      run.status = invalidArgument("input too large for a test");
+      return run;
+    }
+    std::vector<double> values(static_cast<size_t>(volume(dims)));
+    for (size_t k = 0; k < values.size(); ++k) values[k] = fill ? fill(static_cast<int64_t>(k)) : 0.0;
+    inputs.push_back(makeTensor(e.getTensorDataType(name), dims, values));
+    run.status = ctx.setInputShape(name, dims);
+    if (run.status.isOk()) run.status = ctx.setInputTensorAddress(name, inputs.back().data());
+    if (!run.status.isOk()) return run;
+  }
+  std::vector<std::unique_ptr<HostAllocator>> allocators;
+  std::vector<std::string> names;
+  for (int32_t i = 0; i < e.getNbIOTensors(); ++i) {
+    const char* name = e.getIOTensorName(i);
+    if (e.getTensorIOMode(name) != TensorIOMode::kOUTPUT) continue;
+    names.push_back(name);
+    allocators.push_back(std::make_unique<HostAllocator>());
+    run.status = ctx.setOutputAllocator(name, allocators.back().get());
+    if (!run.status.isOk()) return run;
+  }
+  run.status = ctx.enqueueV3(nullptr);
+  if (!run.status.isOk()) return run;
+  for (size_t i = 0; i < names.size(); ++i) {
+    HostTensor out(e.getTensorDataType(names[i].c_str()), allocators[i]->dims);
+    if (!out.bytes.empty()) std::memcpy(out.data(), allocators[i]->buffer.data(), out.bytes.size());
+    run.outputs.push_back(std::move(out));
+  }
+  return run;
+}
+
+}  // namespace testing
+}  // namespace kiln

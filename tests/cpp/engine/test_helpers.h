@@ -62,3 +62,28 @@ HostTensor runSingleOutput(const NetworkFn& define, const std::vector<TestInput>
 
 }  // namespace testing
 }  // namespace kiln
+
+namespace kiln {
+namespace testing {
+
+// A small network touching many layer kinds (convolution, pooling, shuffle, matmul, softmax, reduce, slice,
+// concatenation, gather, shape arithmetic, constants) with a dynamic batch (profile 1..4, opt 2), serialized
+// for the CPU. Input "image" float32 [-1,2,6,6], "ids" int32 [-1,3]; outputs "probs" and "picked".
+std::vector<uint8_t> buildSamplePlan();
+
+}  // namespace testing
+}  // namespace kiln
+
+namespace kiln {
+namespace testing {
+
+struct PlanRun {
+  Status status;
+  std::vector<HostTensor> outputs;
+};
+// Deserializes a plan and runs it with every input at its profile-0 opt shape, inputs filled with
+// `fill(index)` converted to each input's type (zeros when null). Never crashes on a corrupt plan.
+PlanRun runPlanBytes(const std::vector<uint8_t>& plan, double (*fill)(int64_t) = nullptr);
+
+}  // namespace testing
+}  // namespace kiln
