@@ -57,7 +57,8 @@ struct RunResult {
 RunResult buildAndRun(const NetworkFn& define, const std::vector<TestInput>& inputs, const RunOptions& options = {});
 
 // Convenience: runs with all dims static and, when `alsoDynamic`, again with every dim of every input
-// declared dynamic; expects both to succeed and returns the static run's first output.
+// declared -1 (profile pinned to the actual shapes; inputs with their own dynamicMask keep it); expects
+// both to succeed with identical results and returns the static run's first output.
 HostTensor runSingleOutput(const NetworkFn& define, const std::vector<TestInput>& inputs, bool alsoDynamic = true);
 
 }  // namespace testing
