@@ -366,7 +366,9 @@ class IPaddingLayer : public ILayer {
   Dims getPostPaddingNd() const;
 };
 
-// Output size from setOutputDimensions, setScales (out = floor(in * scale)), or input 1 (a shape tensor).
+// Output size from setOutputDimensions, setScales (out = floor(in * scale)), or input 1 (a shape tensor);
+// input 1 takes precedence over scales, which take precedence over setOutputDimensions. With scales,
+// coordinates map through 1/scale (PyTorch's scale_factor); otherwise through in/out.
 class IResizeLayer : public ILayer {
  public:
   using ILayer::ILayer;
@@ -445,6 +447,8 @@ class IOneHotLayer : public ILayer {
 // Q [.., Hq, Sq, E], K [.., Hk, Sk, E], V [.., Hk, Sk, Ev], Hq a multiple of Hk (grouped-query attention).
 // Optional input 3: mask broadcastable to [.., Hq, Sq, Sk], bool (true = attend) or additive float.
 // scale defaults to 1/sqrt(E). Causal masks key j > query i (aligned at the top-left, like PyTorch).
+// Leading batch dims broadcast. A mask and the causal flag combine (both must allow a key). A row whose keys
+// are all masked gives zeros, like PyTorch's math backend (2.5 and later).
 class IAttentionLayer : public ILayer {
  public:
   using ILayer::ILayer;
