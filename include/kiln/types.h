@@ -42,7 +42,7 @@ struct Dims {
   bool operator!=(const Dims& other) const { return !(*this == other); }
 };
 
-// Number of elements; -1 when any extent is dynamic. A rank-0 tensor has volume 1.
+// Number of elements; -1 when any extent is dynamic or the count overflows int64. A rank-0 tensor has volume 1.
 int64_t volume(const Dims& dims);
 bool hasDynamicExtent(const Dims& dims);
 // "[2,3,-1]"

@@ -1,3 +1,4 @@
+#include <limits>
 #include <string>
 
 #include "kiln/layers.h"
@@ -59,9 +60,15 @@ bool Dims::operator==(const Dims& other) const {
 }
 
 int64_t volume(const Dims& dims) {
-  int64_t v = 1;
+  bool empty = false;
   for (int32_t i = 0; i < dims.nbDims; ++i) {
     if (dims.d[i] < 0) return -1;
+    empty = empty || dims.d[i] == 0;
+  }
+  if (empty) return 0;
+  int64_t v = 1;
+  for (int32_t i = 0; i < dims.nbDims; ++i) {
+    if (v > std::numeric_limits<int64_t>::max() / dims.d[i]) return -1;
     v *= dims.d[i];
   }
   return v;
