@@ -26,6 +26,17 @@ std::shared_ptr<const HostTensor> constantHostValue(const LayerParams& params, c
   return value;
 }
 
+bool defersShapeErrorsAtAdd(LayerType type) {
+  return type == LayerType::kCONVOLUTION || type == LayerType::kDECONVOLUTION || type == LayerType::kPOOLING;
+}
+
+Dims makeDimsOfRank(int32_t rank) {
+  Dims dims;
+  dims.nbDims = rank;
+  for (int32_t i = 0; i < rank; ++i) dims.d[i] = -1;
+  return dims;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------------
@@ -278,7 +289,17 @@ ILayer* NetworkDefinition::Impl::commitLayer(std::unique_ptr<ILayer> layer) {
     data.outputs.push_back(outputTensors.back().get());
   }
   Status status = inferLayer(*layer);
-  if (!status.isOk()) {
+  if (!status.isOk() && defersShapeErrorsAtAdd(data.params.type) && status.code() == StatusCode::kOUT_OF_RANGE) {
+    // Padding, stride and dilation are set after add* (TensorRT's API), so a window that does not fit yet may
+    // fit once they are: keep the layer and re-infer lazily; status() reports what is still wrong then.
+    for (ITensor* out : data.outputs) {
+      auto& td = out->data();
+      const ITensor* in = data.inputs.empty() ? nullptr : data.inputs[0];
+      td.dims = makeDimsOfRank(in ? in->data().dims.nbDims : 0);
+      td.type = td.inferredType = in ? in->data().type : DataType::kFLOAT;
+    }
+    markDirty();
+  } else if (!status.isOk()) {
     recordError(status);
     return nullptr;
   }

@@ -202,7 +202,8 @@ Status inferConvLike(const LayerParams& layer, const std::vector<ShapeInput>& in
         case PaddingMode::kEXPLICIT_ROUND_UP: {
           const int64_t padded = in + p.pre.d[i] + p.post.d[i];
           if (padded < effective) {
-            return invalidArgument("kernel extent " + std::to_string(effective) +
+            // OUT_OF_RANGE: padding set after addConvolutionNd may still make it fit (see commitLayer).
+            return outOfRange("kernel extent " + std::to_string(effective) +
                                    " (with dilation) exceeds the padded input " + std::to_string(padded) + where);
           }
           const bool up = p.mode == PaddingMode::kEXPLICIT_ROUND_UP;

@@ -94,7 +94,8 @@ Status inferPoolingShapes(const LayerParams& layer, const std::vector<ShapeInput
       case PaddingMode::kEXPLICIT_ROUND_UP: {
         const int64_t padded = in + pre.d[i] + post.d[i];
         if (padded < k) {
-          return invalidArgument("window " + dimsToString(window) + " exceeds the padded input in spatial dim " +
+          // OUT_OF_RANGE: padding set after addPoolingNd may still make it fit (see commitLayer).
+          return outOfRange("window " + dimsToString(window) + " exceeds the padded input in spatial dim " +
                                  std::to_string(i) + " (" + std::to_string(padded) + ")");
         }
         int64_t extent = floorDiv(padded - k, s) + 1;
