@@ -1,0 +1,131 @@
+"""From a torch.fx graph of ATen ops (torch.export, unlifted) to Kiln's IR.
+
+Each fx node becomes an IR node of the same name: placeholders, get_attr weights, and calls of ATen op
+overloads with their schema; tuple getitem resolves to the producer's output value. Calls that are not ATen
+op overloads (Python arithmetic on sizes ...) become opaque nodes that always run in PyTorch.
+"""
+
+import operator
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+import torch.fx
+
+from .. import _C
+from .._types import is_supported_dtype, to_kiln_dtype
+from ._symbols import SymbolTable
+
+OPAQUE_PREFIX = "kiln::opaque_"
+
+
+def _fetch_attr(module: torch.nn.Module, target: str):
+    obj = module
+    for part in target.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+class Translation:
+    """The IR graph plus the maps the rebuild step needs."""
+
+    def __init__(self, gm: torch.fx.GraphModule, input_specs: Sequence[Any]):
+        self.gm = gm
+        self.graph = _C.Graph()
+        self.symbols = SymbolTable()
+        self.values: Dict[str, List[Any]] = {}  # fx node name -> IR values (one per output)
+        self.fx_nodes: Dict[str, torch.fx.Node] = {}
+        self.opaque_targets: Dict[str, Any] = {}  # IR node name -> python callable for opaque nodes
+        self.placeholder_names: List[str] = []
+        self._translate(input_specs)
+
+    # -- metadata ------------------------------------------------------------------------------------
+    def _meta(self, val) -> Optional[Tuple["_C.DataType", list]]:
+        if isinstance(val, torch.Tensor) and is_supported_dtype(val.dtype):
+            return (to_kiln_dtype(val.dtype), [self.symbols.dim_spec(d) for d in val.shape])
+        return None
+
+    def _output_metas(self, node: torch.fx.Node) -> list:
+        val = node.meta.get("val")
+        if isinstance(val, (tuple, list)):
+            return [self._meta(v) for v in val]
+        return [self._meta(val)]
+
+    # -- arguments -------------------------------------------------------------------------------------
+    def _arg(self, a):
+        if isinstance(a, torch.fx.Node):
+            values = self.values[a.name]
+            if len(values) != 1:
+                raise ValueError(f"node {a.name} has {len(values)} outputs; use getitem")
+            return values[0]
+        if isinstance(a, (list, tuple)):
+            return [self._arg(x) for x in a]
+        if isinstance(a, torch.dtype):
+            from .._types import scalar_type_code
+
+            return scalar_type_code(a)
+        if isinstance(a, (torch.device, torch.layout, torch.memory_format)):
+            return str(a)
+        if isinstance(a, torch.SymInt):
+            raise ValueError("symbolic ints must come from nodes")
+        return a
+
+    # -- translation -----------------------------------------------------------------------------------
+    def _translate(self, input_specs):
+        graph = self.graph
+        placeholder_index = 0
+        for node in self.gm.graph.nodes:
+            self.fx_nodes[node.name] = node
+            if node.op == "placeholder":
+                fake = node.meta.get("val")
+                if not isinstance(fake, torch.Tensor):
+                    raise TypeError(f"input {node.name} is not a tensor; Kiln compiles tensor inputs only")
+                if placeholder_index < len(input_specs) and input_specs[placeholder_index] is not None:
+                    self.symbols.bind_input(fake, input_specs[placeholder_index])
+                placeholder_index += 1
+                meta = self._meta(fake)
+                if meta is None:
+                    raise TypeError(f"input {node.name} has dtype {fake.dtype}, which Kiln does not support")
+                self.values[node.name] = [graph.add_placeholder(node.name, meta[0], meta[1])]
+                self.placeholder_names.append(node.name)
+            elif node.op == "get_attr":
+                value = _fetch_attr(self.gm, node.target)
+                if not isinstance(value, torch.Tensor):
+                    self.values[node.name] = []
+                    continue
+                tensor = value.detach().cpu().contiguous()
+                if tensor.dtype == torch.float64:
+                    tensor = tensor.float()
+                if not is_supported_dtype(tensor.dtype):
+                    raise TypeError(f"weight {node.target} has dtype {tensor.dtype}, which Kiln does not support")
+                data = tensor.reshape(-1).view(torch.uint8).numpy().tobytes() if tensor.numel() else b""
+                self.values[node.name] = [
+                    graph.add_get_attr(node.name, to_kiln_dtype(tensor.dtype), list(tensor.shape), data)
+                ]
+            elif node.op == "call_function" and node.target is operator.getitem:
+                source, index = node.args
+                self.values[node.name] = [self.values[source.name][index]]
+            elif node.op == "call_function" and isinstance(node.target, torch._ops.OpOverload):
+                schema = str(node.target._schema)
+                args = [self._arg(a) for a in node.args]
+                kwargs = {k: self._arg(v) for k, v in node.kwargs.items()}
+                self.values[node.name] = list(graph.add_call(schema, node.name, args, kwargs, self._output_metas(node)))
+            elif node.op == "call_function":
+                self._add_opaque(node)
+            elif node.op == "output":
+                outputs = node.args[0]
+                flat = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+                graph.set_outputs([self._arg(o) for o in flat])
+            else:
+                raise NotImplementedError(f"fx node op {node.op} ({node.name}) is not supported by Kiln's frontend")
+
+    def _add_opaque(self, node: torch.fx.Node):
+        # Python-level calls (operator.mul on sizes, torch.sym_* ...) run in PyTorch; in the IR they are nodes
+        # without a converter whose inputs and outputs keep the data flow visible to the partitioner.
+        inputs = [a for a in node.all_input_nodes]
+        metas = self._output_metas(node)
+        returns = ", ".join("Tensor" if m is not None else "Any" for m in metas)
+        schema = f"{OPAQUE_PREFIX}{len(self.opaque_targets)}(Any[] inputs) -> ({returns})"
+        self.opaque_targets[node.name] = node.target
+        values = list(self.graph.add_call(schema, node.name, [[self._arg(i) for i in inputs]], {}, metas))
+        self.values[node.name] = values

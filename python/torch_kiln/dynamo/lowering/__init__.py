@@ -1,0 +1,37 @@
+"""Kiln's decomposition registry (as in the dynamo converter seed):
+
+    @register_decomposition(torch.ops.aten.addmm, registry=DECOMPOSITIONS)
+    def addmm_replacement(input_, mat1, mat2, *, beta=1, alpha=1):
+        return torch.add(torch.mul(input_, beta), torch.mul(torch.matmul(mat1, mat2), alpha))
+
+Entries here override torch's default table when a model is captured; remove_decomposition drops one.
+"""
+
+from typing import Callable, Dict
+
+import torch
+from torch._decomp import register_decomposition as _torch_register_decomposition
+
+DECOMPOSITIONS: Dict[torch._ops.OperatorBase, Callable] = {}
+
+
+def register_decomposition(op, registry=None):
+    """Registers fn as the decomposition of op (a packet registers every overload) in `registry`."""
+    target = DECOMPOSITIONS if registry is None else registry
+    return _torch_register_decomposition(op, registry=target)
+
+
+def remove_decomposition(op, registry=None):
+    target = DECOMPOSITIONS if registry is None else registry
+    overloads = [getattr(op, o) for o in op.overloads()] if isinstance(op, torch._ops.OpOverloadPacket) else [op]
+    for o in overloads:
+        target.pop(o, None)
+
+
+def get_decompositions() -> Dict[torch._ops.OperatorBase, Callable]:
+    table = dict(torch.export.default_decompositions())
+    table.update(DECOMPOSITIONS)
+    return table
+
+
+__all__ = ["DECOMPOSITIONS", "register_decomposition", "remove_decomposition", "get_decompositions"]

@@ -1,0 +1,82 @@
+"""torch.ops.kiln.execute_engine: runs a serialized Kiln plan on torch tensors.
+
+Engines are a registered custom op so that compiled modules can be exported (torch.export) and saved as an
+ExportedProgram: the plan travels as a uint8 tensor, the output dtypes and shapes as JSON metadata.
+"""
+
+import json
+import threading
+from typing import Dict, List, Tuple
+
+import torch
+
+from .. import _C
+from .._types import to_kiln_dtype, to_torch_dtype
+
+_RUNNERS: Dict[Tuple[int, int, int], "_C.EngineRunner"] = {}
+_LOCK = threading.Lock()
+
+
+def _runner_for(plan: torch.Tensor) -> "_C.EngineRunner":
+    # Keyed by the plan tensor's storage: a module reuses its engine; a loaded program gets a new one.
+    key = (plan.data_ptr(), plan.numel(), plan.untyped_storage()._cdata if hasattr(plan.untyped_storage(), "_cdata") else 0)
+    with _LOCK:
+        runner = _RUNNERS.get(key)
+        if runner is None:
+            runner = _C.EngineRunner(plan.cpu().numpy().tobytes())
+            _RUNNERS[key] = runner
+        return runner
+
+
+def _current_stream(device: torch.device) -> int:
+    if device.type == "cuda":
+        return torch.cuda.current_stream(device).cuda_stream
+    return 0
+
+
+@torch.library.custom_op("kiln::execute_engine", mutates_args=())
+def execute_engine(inputs: List[torch.Tensor], plan: torch.Tensor, metadata: str) -> List[torch.Tensor]:
+    runner = _runner_for(plan)
+    names = runner.input_names
+    if len(inputs) != len(names):
+        raise ValueError(f"the Kiln engine takes {len(names)} inputs ({names}), got {len(inputs)}")
+    prepared = []
+    for name, tensor in zip(names, inputs):
+        expected = to_torch_dtype(runner.dtype(name))
+        if tensor.dtype != expected:
+            if tensor.dtype == torch.float64 and expected == torch.float32:
+                tensor = tensor.float()
+            else:
+                raise TypeError(f"Kiln engine input '{name}' must be {expected}, got {tensor.dtype}")
+        if runner.backend == _C.BackendKind.CPU and tensor.device.type != "cpu":
+            raise RuntimeError(
+                f"Kiln engine input '{name}' is on {tensor.device}, but the engine was built for the CPU; "
+                "compile with device='cuda' to run on the GPU"
+            )
+        prepared.append(tensor.contiguous())
+    out_shapes = runner.prepare([list(t.shape) for t in prepared])
+    device = prepared[0].device if prepared else torch.device("cpu")
+    outputs = [
+        torch.empty(shape, dtype=to_torch_dtype(runner.dtype(name)), device=device)
+        for name, shape in zip(runner.output_names, out_shapes)
+    ]
+    runner.execute(
+        [(t.data_ptr(), to_kiln_dtype(t.dtype), list(t.shape)) for t in prepared],
+        [(t.data_ptr(), to_kiln_dtype(t.dtype), list(t.shape)) for t in outputs],
+        _current_stream(device),
+    )
+    return outputs
+
+
+@execute_engine.register_fake
+def _(inputs: List[torch.Tensor], plan: torch.Tensor, metadata: str) -> List[torch.Tensor]:
+    # Output shapes from the metadata: each dim an int, or [input index, dim] to copy an input's extent.
+    meta = json.loads(metadata)
+    outputs = []
+    for spec in meta["outputs"]:
+        shape = []
+        for dim in spec["shape"]:
+            shape.append(inputs[dim[0]].shape[dim[1]] if isinstance(dim, list) else dim)
+        device = inputs[0].device if inputs else torch.device("cpu")
+        outputs.append(torch.empty(shape, dtype=getattr(torch, spec["dtype"]), device=device))
+    return outputs

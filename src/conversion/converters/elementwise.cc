@@ -1,0 +1,137 @@
+// ATen binary elementwise ops: add/sub/rsub/mul/div (with alpha and rounding modes), pow, maximum/minimum,
+// comparisons and logical ops. Tensor overloads also accept Python numbers (torch.export writes x + 1 as
+// add.Tensor(x, 1)); PyTorch's type promotion decides every result type.
+#include "conversion/impl/impl.h"
+#include "conversion/registry.h"
+
+namespace kiln {
+namespace conversion {
+namespace {
+
+using Args = std::vector<ConverterArg>;
+using impl::Operand;
+
+StatusOr<std::pair<Operand, Operand>> operands(const Args& args) {
+  KILN_ASSIGN_OR_RETURN(Operand a, impl::operandOf(args[0]));
+  KILN_ASSIGN_OR_RETURN(Operand b, impl::operandOf(args[1]));
+  return std::make_pair(a, b);
+}
+
+template <ElementWiseOperation kOp>
+Status binary(ConversionCtx& ctx, const ir::Node& node, Args& args) {
+  KILN_ASSIGN_OR_RETURN(auto ab, operands(args));
+  KILN_ASSIGN_OR_RETURN(ITensor * out, impl::elementwise(ctx, node, ab.first, ab.second, kOp));
+  return impl::setOutput(ctx, node, 0, out, args);
+}
+
+// add/sub with alpha: self op alpha * other.
+template <ElementWiseOperation kOp>
+Status withAlpha(ConversionCtx& ctx, const ir::Node& node, Args& args) {
+  KILN_ASSIGN_OR_RETURN(auto ab, operands(args));
+  KILN_ASSIGN_OR_RETURN(ITensor * out, impl::addScaled(ctx, node, ab.first, ab.second, args[2].constant, kOp));
+  return impl::setOutput(ctx, node, 0, out, args);
+}
+
+// rsub: other - alpha * self.
+Status rsub(ConversionCtx& ctx, const ir::Node& node, Args& args) {
+  KILN_ASSIGN_OR_RETURN(auto ab, operands(args));
+  KILN_ASSIGN_OR_RETURN(ITensor * out, impl::addScaled(ctx, node, ab.second, ab.first, args[2].constant,
+                                                       ElementWiseOperation::kSUB));
+  return impl::setOutput(ctx, node, 0, out, args);
+}
+
+Status divide(ConversionCtx& ctx, const ir::Node& node, Args& args) {
+  KILN_ASSIGN_OR_RETURN(auto ab, operands(args));
+  impl::RoundingMode mode = impl::RoundingMode::kNONE;
+  if (args.size() > 2) {
+    KILN_ASSIGN_OR_RETURN(mode, impl::roundingModeFrom(args[2].constant));
+  }
+  KILN_ASSIGN_OR_RETURN(ITensor * out, impl::divide(ctx, node, ab.first, ab.second, mode));
+  return impl::setOutput(ctx, node, 0, out, args);
+}
+
+Status power(ConversionCtx& ctx, const ir::Node& node, Args& args) {
+  KILN_ASSIGN_OR_RETURN(auto ab, operands(args));
+  KILN_ASSIGN_OR_RETURN(ITensor * out, impl::power(ctx, node, ab.first, ab.second));
+  return impl::setOutput(ctx, node, 0, out, args);
+}
+
+template <impl::Comparison kCmp>
+Status compare(ConversionCtx& ctx, const ir::Node& node, Args& args) {
+  KILN_ASSIGN_OR_RETURN(auto ab, operands(args));
+  KILN_ASSIGN_OR_RETURN(ITensor * out, impl::compare(ctx, node, ab.first, ab.second, kCmp));
+  return impl::setOutput(ctx, node, 0, out, args);
+}
+
+template <ElementWiseOperation kOp>
+Status logical(ConversionCtx& ctx, const ir::Node& node, Args& args) {
+  KILN_ASSIGN_OR_RETURN(ITensor * a, args[0].asTensor());
+  KILN_ASSIGN_OR_RETURN(ITensor * b, args[1].asTensor());
+  KILN_ASSIGN_OR_RETURN(ITensor * out, impl::logical(ctx, node, a, b, kOp));
+  return impl::setOutput(ctx, node, 0, out, args);
+}
+
+// Numbers or tensors in the first two arguments (a tensor-valued Scalar would be a 0-D tensor: fine too).
+bool operandsSupported(const ir::Node& node, const CompilationSettings&) {
+  for (size_t i = 0; i < 2 && i < node.args().size(); ++i) {
+    const ir::Arg& arg = node.args()[i];
+    if (arg.isValue()) {
+      if (arg.value == nullptr || !arg.value->isTensor()) return false;  // a SymInt computed in PyTorch
+    } else if (!arg.isConstant() || !arg.constant.isNumber()) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool roundingModeSupported(const ir::Node& node, const CompilationSettings& settings) {
+  const ir::Constant* mode = impl::constantArg(node, 2);
+  return operandsSupported(node, settings) && mode != nullptr && impl::roundingModeFrom(*mode).isOk();
+}
+
+constexpr auto kSUM = ElementWiseOperation::kSUM;
+constexpr auto kSUB = ElementWiseOperation::kSUB;
+constexpr auto kPROD = ElementWiseOperation::kPROD;
+const ConverterOptions kOperands{.validator = operandsSupported};
+
+const auto registered =
+    RegisterConverters()
+        .pattern({"aten::add.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor", withAlpha<kSUM>},
+                 kOperands)
+        .pattern({"aten::add.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor", withAlpha<kSUM>}, kOperands)
+        .pattern({"aten::sub.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor", withAlpha<kSUB>},
+                 kOperands)
+        .pattern({"aten::sub.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor", withAlpha<kSUB>}, kOperands)
+        .pattern({"aten::rsub.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor", rsub}, kOperands)
+        .pattern({"aten::rsub.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor", rsub}, kOperands)
+        .pattern({"aten::mul.Tensor(Tensor self, Tensor other) -> Tensor", binary<kPROD>}, kOperands)
+        .pattern({"aten::mul.Scalar(Tensor self, Scalar other) -> Tensor", binary<kPROD>}, kOperands)
+        .pattern({"aten::div.Tensor(Tensor self, Tensor other) -> Tensor", divide}, kOperands)
+        .pattern({"aten::div.Scalar(Tensor self, Scalar other) -> Tensor", divide}, kOperands)
+        .pattern({"aten::div.Tensor_mode(Tensor self, Tensor other, *, str? rounding_mode) -> Tensor", divide},
+                 {.validator = roundingModeSupported})
+        .pattern({"aten::div.Scalar_mode(Tensor self, Scalar other, *, str? rounding_mode) -> Tensor", divide},
+                 {.validator = roundingModeSupported})
+        .pattern({"aten::pow.Tensor_Scalar(Tensor self, Scalar exponent) -> Tensor", power}, kOperands)
+        .pattern({"aten::pow.Tensor_Tensor(Tensor self, Tensor exponent) -> Tensor", power}, kOperands)
+        .pattern({"aten::maximum(Tensor self, Tensor other) -> Tensor", binary<ElementWiseOperation::kMAX>}, kOperands)
+        .pattern({"aten::minimum(Tensor self, Tensor other) -> Tensor", binary<ElementWiseOperation::kMIN>}, kOperands)
+        .pattern({"aten::eq.Scalar(Tensor self, Scalar other) -> Tensor", compare<impl::Comparison::kEQ>}, kOperands)
+        .pattern({"aten::eq.Tensor(Tensor self, Tensor other) -> Tensor", compare<impl::Comparison::kEQ>}, kOperands)
+        .pattern({"aten::ne.Scalar(Tensor self, Scalar other) -> Tensor", compare<impl::Comparison::kNE>}, kOperands)
+        .pattern({"aten::ne.Tensor(Tensor self, Tensor other) -> Tensor", compare<impl::Comparison::kNE>}, kOperands)
+        .pattern({"aten::gt.Scalar(Tensor self, Scalar other) -> Tensor", compare<impl::Comparison::kGT>}, kOperands)
+        .pattern({"aten::gt.Tensor(Tensor self, Tensor other) -> Tensor", compare<impl::Comparison::kGT>}, kOperands)
+        .pattern({"aten::lt.Scalar(Tensor self, Scalar other) -> Tensor", compare<impl::Comparison::kLT>}, kOperands)
+        .pattern({"aten::lt.Tensor(Tensor self, Tensor other) -> Tensor", compare<impl::Comparison::kLT>}, kOperands)
+        .pattern({"aten::ge.Scalar(Tensor self, Scalar other) -> Tensor", compare<impl::Comparison::kGE>}, kOperands)
+        .pattern({"aten::ge.Tensor(Tensor self, Tensor other) -> Tensor", compare<impl::Comparison::kGE>}, kOperands)
+        .pattern({"aten::le.Scalar(Tensor self, Scalar other) -> Tensor", compare<impl::Comparison::kLE>}, kOperands)
+        .pattern({"aten::le.Tensor(Tensor self, Tensor other) -> Tensor", compare<impl::Comparison::kLE>}, kOperands)
+        .pattern({"aten::logical_and(Tensor self, Tensor other) -> Tensor", logical<ElementWiseOperation::kAND>})
+        .pattern({"aten::logical_or(Tensor self, Tensor other) -> Tensor", logical<ElementWiseOperation::kOR>})
+        .pattern({"aten::logical_xor(Tensor self, Tensor other) -> Tensor", logical<ElementWiseOperation::kXOR>});
+
+}  // namespace
+}  // namespace conversion
+}  // namespace kiln

@@ -1,0 +1,148 @@
+// Building plans from Python-made networks, and running plans on tensors given as data pointers.
+#include <pybind11/stl.h>
+
+#include <mutex>
+
+#include "kiln/kiln.h"
+#include "python/bindings.h"
+
+namespace kiln {
+namespace python {
+namespace {
+
+Dims toDims(const std::vector<int64_t>& values) {
+  if (values.size() > static_cast<size_t>(Dims::kMAX_DIMS)) throw py::value_error("Kiln tensors have at most 8 dims");
+  Dims d;
+  d.nbDims = static_cast<int32_t>(values.size());
+  for (size_t i = 0; i < values.size(); ++i) d.d[i] = values[i];
+  return d;
+}
+
+std::vector<int64_t> fromDims(const Dims& d) {
+  if (d.nbDims < 0) return {};
+  return std::vector<int64_t>(d.d, d.d + d.nbDims);
+}
+
+// A deserialized engine and one execution context, for one KilnEngineModule. Calls are serialized by a
+// mutex: a module may be called from several Python threads.
+class EngineRunner {
+ public:
+  explicit EngineRunner(const py::bytes& plan) {
+    const std::string bytes = plan;
+    Runtime runtime;
+    engine_ = unwrap(runtime.deserializeEngine(bytes.data(), bytes.size()));
+    context_ = unwrap(engine_->createExecutionContext());
+    for (int32_t i = 0; i < engine_->getNbIOTensors(); ++i) {
+      const char* name = engine_->getIOTensorName(i);
+      (engine_->getTensorIOMode(name) == TensorIOMode::kINPUT ? inputs_ : outputs_).push_back(name);
+    }
+  }
+
+  const std::vector<std::string>& inputNames() const { return inputs_; }
+  const std::vector<std::string>& outputNames() const { return outputs_; }
+  DataType dtype(const std::string& name) const { return engine_->getTensorDataType(name.c_str()); }
+  BackendKind backend() const { return engine_->getBackend(); }
+
+  // Sets the input shapes and returns the output shapes (checked against the profile).
+  std::vector<std::vector<int64_t>> prepare(const std::vector<std::vector<int64_t>>& inputShapes) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (inputShapes.size() != inputs_.size()) {
+      throw py::value_error("the engine takes " + std::to_string(inputs_.size()) + " inputs, got " +
+                            std::to_string(inputShapes.size()));
+    }
+    for (size_t i = 0; i < inputs_.size(); ++i) check(context_->setInputShape(inputs_[i].c_str(), toDims(inputShapes[i])));
+    std::vector<std::vector<int64_t>> shapes;
+    for (const std::string& name : outputs_) {
+      const Dims d = context_->getTensorShape(name.c_str());
+      if (hasDynamicExtent(d)) {
+        throw std::runtime_error("output '" + name + "' has a data-dependent shape, which KilnEngineModule does not "
+                                 "support yet");
+      }
+      shapes.push_back(fromDims(d));
+    }
+    return shapes;
+  }
+
+  // Binds (pointer, dtype, shape) per input and output and runs on `stream` (0 = default / CPU).
+  void execute(const std::vector<std::tuple<uintptr_t, DataType, std::vector<int64_t>>>& inputs,
+               const std::vector<std::tuple<uintptr_t, DataType, std::vector<int64_t>>>& outputs, uintptr_t stream) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto bind = [&](const std::string& name, const std::tuple<uintptr_t, DataType, std::vector<int64_t>>& t) {
+      check(context_->bindTensor(name.c_str(), reinterpret_cast<void*>(std::get<0>(t)), std::get<1>(t),
+                                 toDims(std::get<2>(t))));
+    };
+    if (inputs.size() != inputs_.size() || outputs.size() != outputs_.size()) {
+      throw py::value_error("wrong number of inputs or outputs for the engine");
+    }
+    for (size_t i = 0; i < inputs.size(); ++i) bind(inputs_[i], inputs[i]);
+    for (size_t i = 0; i < outputs.size(); ++i) bind(outputs_[i], outputs[i]);
+    Status status;
+    {
+      py::gil_scoped_release release;
+      status = context_->enqueueV3(reinterpret_cast<void*>(stream));
+    }
+    check(status);
+  }
+
+  std::string inspect(bool json) const {
+    auto inspector = engine_->createEngineInspector();
+    return json ? inspector->getEngineInformationJson() : inspector->getEngineInformationText();
+  }
+
+ private:
+  std::unique_ptr<Engine> engine_;
+  std::unique_ptr<ExecutionContext> context_;
+  std::vector<std::string> inputs_, outputs_;
+  std::mutex mutex_;
+};
+
+}  // namespace
+
+void bindRuntime(py::module_& m) {
+  py::class_<EngineRunner>(m, "EngineRunner")
+      .def(py::init<const py::bytes&>(), py::arg("plan"))
+      .def_property_readonly("input_names", &EngineRunner::inputNames)
+      .def_property_readonly("output_names", &EngineRunner::outputNames)
+      .def_property_readonly("backend", &EngineRunner::backend)
+      .def("dtype", &EngineRunner::dtype)
+      .def("prepare", &EngineRunner::prepare)
+      .def("execute", &EngineRunner::execute, py::arg("inputs"), py::arg("outputs"), py::arg("stream") = 0)
+      .def("inspect", &EngineRunner::inspect, py::arg("json") = false);
+
+  // Building a plan from a network made in Python (the engine API used directly, without the compiler).
+  m.def(
+      "create_network", [](bool stronglyTyped) {
+        return std::make_unique<NetworkDefinition>(
+            stronglyTyped ? 1u << static_cast<uint32_t>(NetworkDefinitionCreationFlag::kSTRONGLY_TYPED) : 0u);
+      },
+      py::arg("strongly_typed") = true);
+  m.def(
+      "build_serialized_network",
+      [](NetworkDefinition& network, BackendKind backend, int32_t level, std::vector<std::string> inputNames,
+         std::vector<std::vector<int64_t>> mins, std::vector<std::vector<int64_t>> opts,
+         std::vector<std::vector<int64_t>> maxs) {
+        Builder builder;
+        auto config = builder.createBuilderConfig();
+        config->setBackend(backend);
+        config->setBuilderOptimizationLevel(level);
+        if (!inputNames.empty()) {
+          auto profile = builder.createOptimizationProfile();
+          for (size_t i = 0; i < inputNames.size(); ++i) {
+            check(profile->setDimensions(inputNames[i].c_str(), OptProfileSelector::kMIN, toDims(mins.at(i))));
+            check(profile->setDimensions(inputNames[i].c_str(), OptProfileSelector::kOPT, toDims(opts.at(i))));
+            check(profile->setDimensions(inputNames[i].c_str(), OptProfileSelector::kMAX, toDims(maxs.at(i))));
+          }
+          config->addOptimizationProfile(profile.get());
+        }
+        auto plan = unwrap(builder.buildSerializedNetwork(network, *config));
+        return py::bytes(static_cast<const char*>(plan->data()), plan->size());
+      },
+      py::arg("network"), py::arg("backend") = BackendKind::kCPU, py::arg("optimization_level") = 3,
+      py::arg("input_names") = std::vector<std::string>{}, py::arg("min_shapes") = std::vector<std::vector<int64_t>>{},
+      py::arg("opt_shapes") = std::vector<std::vector<int64_t>>{},
+      py::arg("max_shapes") = std::vector<std::vector<int64_t>>{});
+  m.attr("__kiln_version__") = kilnVersion();
+}
+
+}  // namespace python
+}  // namespace kiln

@@ -1,0 +1,16 @@
+import os
+import sys
+
+import pytest
+import torch
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(REPO, "python"))
+
+# KILN_TEST_DEVICE=cuda runs the same tests on the CUDA backend (on the GPU machine).
+DEVICE = os.environ.get("KILN_TEST_DEVICE", "cpu")
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
