@@ -21,14 +21,6 @@ using conversion::CompilationSettings;
 using conversion::ConversionCtx;
 using conversion::ConverterArg;
 
-Dims toDims(const std::vector<int64_t>& values) {
-  if (values.size() > static_cast<size_t>(Dims::kMAX_DIMS)) throw py::value_error("Kiln tensors have at most 8 dims");
-  Dims d;
-  d.nbDims = static_cast<int32_t>(values.size());
-  for (size_t i = 0; i < values.size(); ++i) d.d[i] = values[i];
-  return d;
-}
-
 // Python values -> IR arguments: Values stay values; None/bool/int/float/str become constants; lists become
 // lists (of constants when they hold no value).
 ir::Arg toArg(const py::handle& obj);

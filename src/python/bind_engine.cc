@@ -13,19 +13,6 @@ namespace {
 
 constexpr auto kREF = py::return_value_policy::reference;
 
-Dims toDims(const std::vector<int64_t>& values) {
-  if (values.size() > static_cast<size_t>(Dims::kMAX_DIMS)) throw py::value_error("Kiln tensors have at most 8 dims");
-  Dims d;
-  d.nbDims = static_cast<int32_t>(values.size());
-  for (size_t i = 0; i < values.size(); ++i) d.d[i] = values[i];
-  return d;
-}
-
-std::vector<int64_t> fromDims(const Dims& d) {
-  if (d.nbDims < 0) return {};
-  return std::vector<int64_t>(d.d, d.d + d.nbDims);
-}
-
 DataType dtypeOfNumpy(const py::array& a) {
   const char kind = a.dtype().kind();
   const auto size = a.dtype().itemsize();

@@ -10,19 +10,6 @@ namespace kiln {
 namespace python {
 namespace {
 
-Dims toDims(const std::vector<int64_t>& values) {
-  if (values.size() > static_cast<size_t>(Dims::kMAX_DIMS)) throw py::value_error("Kiln tensors have at most 8 dims");
-  Dims d;
-  d.nbDims = static_cast<int32_t>(values.size());
-  for (size_t i = 0; i < values.size(); ++i) d.d[i] = values[i];
-  return d;
-}
-
-std::vector<int64_t> fromDims(const Dims& d) {
-  if (d.nbDims < 0) return {};
-  return std::vector<int64_t>(d.d, d.d + d.nbDims);
-}
-
 // A deserialized engine and one execution context, for one KilnEngineModule. Calls are serialized by a
 // mutex: a module may be called from several Python threads.
 class EngineRunner {

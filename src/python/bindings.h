@@ -4,7 +4,11 @@
 
 #include <pybind11/pybind11.h>
 
+#include <cstdint>
+#include <vector>
+
 #include "kiln/status.h"
+#include "kiln/types.h"
 
 namespace kiln {
 namespace python {
@@ -21,6 +25,10 @@ T unwrap(StatusOr<T> value) {
   if (!value.isOk()) raise(value.status());
   return std::move(value).value();
 }
+
+// Python shape lists <-> Dims (at most 8 dims).
+Dims toDims(const std::vector<int64_t>& values);
+std::vector<int64_t> fromDims(const Dims& dims);
 
 void bindEngine(py::module_& m);    // types, enums, ITensor, layers, NetworkDefinition
 void bindRuntime(py::module_& m);   // Builder, plans, Engine, execution

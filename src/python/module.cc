@@ -20,6 +20,19 @@ namespace python {
   throw std::runtime_error(status.message());
 }
 
+Dims toDims(const std::vector<int64_t>& values) {
+  if (values.size() > static_cast<size_t>(Dims::kMAX_DIMS)) throw py::value_error("Kiln tensors have at most 8 dims");
+  Dims d;
+  d.nbDims = static_cast<int32_t>(values.size());
+  for (size_t i = 0; i < values.size(); ++i) d.d[i] = values[i];
+  return d;
+}
+
+std::vector<int64_t> fromDims(const Dims& dims) {
+  if (dims.nbDims < 0) return {};
+  return std::vector<int64_t>(dims.d, dims.d + dims.nbDims);
+}
+
 }  // namespace python
 }  // namespace kiln
 

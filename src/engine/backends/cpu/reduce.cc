@@ -11,6 +11,7 @@
 
 #include "engine/backends/cpu/cpu_kernels.h"
 #include "engine/backends/cpu/cpu_util.h"
+#include "engine/backends/cpu/reduce_layout.h"
 
 namespace kiln {
 namespace {
@@ -77,67 +78,13 @@ struct MinOp {
   T finish(Acc a, int64_t) const { return a; }
 };
 
-// The reduction as loops over a contiguous input: output element (o, i) reduces
-//   in[outer[o] + run + l * runStride + i]  for run in runs, l in [0, runLength),
-// where i walks the trailing kept dims (contiguous in input and output) and the last reduced group is the
-// innermost loop. Dims of extent 1 are dropped and neighbouring dims of one kind merged first, so the
-// common cases (reduce the last dims, reduce the first dims) become a single run or a single outer index.
-struct ReduceLayout {
-  int64_t inner = 1;
-  std::vector<int64_t> outer;
-  std::vector<int64_t> runs;
-  int64_t runLength = 1;
-  int64_t runStride = 0;
-  int64_t count = 1;  // elements reduced into each output
-};
-
-// Offsets of every index of the given (extent, stride) groups, row-major.
-std::vector<int64_t> enumerateOffsets(const std::vector<std::pair<int64_t, int64_t>>& groups) {
-  std::vector<int64_t> offsets{0};
-  for (const auto& [extent, stride] : groups) {
-    std::vector<int64_t> next;
-    next.reserve(offsets.size() * static_cast<size_t>(extent));
-    for (int64_t base : offsets) {
-      for (int64_t j = 0; j < extent; ++j) next.push_back(base + j * stride);
-    }
-    offsets = std::move(next);
-  }
-  return offsets;
-}
+using cpu::ReduceLayout;
 
 ReduceLayout makeReduceLayout(const Dims& dims, uint32_t mask) {
-  struct Group {
-    int64_t extent, stride;
-    bool reduced;
-  };
-  const std::vector<int64_t> strides = cpu::contiguousStrides(dims);
-  std::vector<Group> groups;
-  ReduceLayout layout;
-  for (int32_t d = 0; d < dims.nbDims; ++d) {
-    const bool reduced = ((mask >> d) & 1u) != 0;
-    if (reduced) layout.count *= dims.d[d];
-    if (dims.d[d] == 1) continue;
-    if (!groups.empty() && groups.back().reduced == reduced) {
-      groups.back().extent *= dims.d[d];  // contiguous input: the merged group keeps the inner stride
-      groups.back().stride = strides[static_cast<size_t>(d)];
-    } else {
-      groups.push_back({dims.d[d], strides[static_cast<size_t>(d)], reduced});
-    }
-  }
-  if (!groups.empty() && !groups.back().reduced) {
-    layout.inner = groups.back().extent;
-    groups.pop_back();
-  }
-  std::vector<std::pair<int64_t, int64_t>> kept, reduced;
-  for (const Group& g : groups) (g.reduced ? reduced : kept).emplace_back(g.extent, g.stride);
-  if (!reduced.empty()) {
-    layout.runLength = reduced.back().first;
-    layout.runStride = reduced.back().second;
-    reduced.pop_back();
-  }
-  layout.outer = enumerateOffsets(kept);
-  layout.runs = enumerateOffsets(reduced);
-  return layout;
+  std::vector<int64_t> extents(dims.d, dims.d + dims.nbDims);
+  std::vector<bool> reduced;
+  for (int32_t d = 0; d < dims.nbDims; ++d) reduced.push_back(((mask >> d) & 1u) != 0);
+  return cpu::buildReduceLayout(extents, cpu::contiguousStrides(dims), reduced);
 }
 
 // Few outputs from many inputs (a full reduction, or reducing the long leading dim of [N, 3]): the

@@ -8,6 +8,7 @@
 
 #include "engine/backends/cpu/cpu_kernels.h"
 #include "engine/backends/cpu/cpu_util.h"
+#include "engine/backends/cpu/reduce_layout.h"
 
 namespace kiln {
 namespace {
@@ -142,56 +143,11 @@ NormDims makeNormDims(const KernelIO& io, uint32_t mask, int64_t groups) {
 }
 
 // Statistic s covers in[outer[s / inner] + run + l * runStride + s % inner]: the trailing kept dims are
-// contiguous lanes, the innermost reduced dims the run (see the same layout in the reduce kernel).
-struct StatLayout {
-  int64_t inner = 1;
-  std::vector<int64_t> outer, runs;
-  int64_t runLength = 1, runStride = 0;
-};
-
-std::vector<int64_t> enumerateOffsets(const std::vector<std::pair<int64_t, int64_t>>& groups) {
-  std::vector<int64_t> offsets{0};
-  for (const auto& [extent, stride] : groups) {
-    std::vector<int64_t> next;
-    next.reserve(offsets.size() * static_cast<size_t>(extent));
-    for (int64_t base : offsets) {
-      for (int64_t j = 0; j < extent; ++j) next.push_back(base + j * stride);
-    }
-    offsets = std::move(next);
-  }
-  return offsets;
-}
+// contiguous lanes, the innermost reduced dims the run.
+using StatLayout = cpu::ReduceLayout;
 
 StatLayout makeStatLayout(const NormDims& nd) {
-  struct Group {
-    int64_t extent, stride;
-    bool reduced;
-  };
-  std::vector<Group> groups;
-  for (size_t d = 0; d < nd.extent.size(); ++d) {
-    if (nd.extent[d] == 1) continue;
-    if (!groups.empty() && groups.back().reduced == nd.reduced[d]) {
-      groups.back().extent *= nd.extent[d];  // contiguous input: merged dims keep the inner stride
-      groups.back().stride = nd.inStride[d];
-    } else {
-      groups.push_back({nd.extent[d], nd.inStride[d], nd.reduced[d]});
-    }
-  }
-  StatLayout layout;
-  if (!groups.empty() && !groups.back().reduced) {
-    layout.inner = groups.back().extent;
-    groups.pop_back();
-  }
-  std::vector<std::pair<int64_t, int64_t>> kept, reduced;
-  for (const Group& g : groups) (g.reduced ? reduced : kept).emplace_back(g.extent, g.stride);
-  if (!reduced.empty()) {
-    layout.runLength = reduced.back().first;
-    layout.runStride = reduced.back().second;
-    reduced.pop_back();
-  }
-  layout.outer = enumerateOffsets(kept);
-  layout.runs = enumerateOffsets(reduced);
-  return layout;
+  return cpu::buildReduceLayout(nd.extent, nd.inStride, nd.reduced);
 }
 
 // Two passes (mean, then the mean squared deviation) avoid the cancellation of E[x^2] - E[x]^2.
