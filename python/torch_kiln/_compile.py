@@ -37,10 +37,13 @@ def compile(
         raise TypeError(f"unknown compile options: {sorted(kwargs)}")
     if inputs is not None and arg_inputs is not None:
         raise ValueError("give inputs or arg_inputs, not both")
-    if kwarg_inputs:
-        raise NotImplementedError("kwarg_inputs are not supported yet; pass every input positionally")
     specs = _specs_from(arg_inputs if arg_inputs is not None else (inputs or []))
-    if not specs:
+    kwarg_specs = {}
+    for key, value in (kwarg_inputs or {}).items():
+        spec = _specs_from([value])[0]
+        spec.name = spec.name or key
+        kwarg_specs[key] = spec
+    if not specs and not kwarg_specs:
         raise ValueError("compile needs inputs=[...] (torch_kiln.Input or example tensors)")
     if device is None:
         device = torch.device("cpu")
@@ -55,4 +58,4 @@ def compile(
         timing_cache_path=timing_cache_path,
         debug=debug,
     )
-    return compile_module(module, specs, settings)
+    return compile_module(module, specs, settings, kwarg_specs)

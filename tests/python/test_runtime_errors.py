@@ -31,3 +31,15 @@ def test_wrong_dtype_names_the_input():
     with pytest.raises(TypeError) as info:
         engine(torch.randn(2, 8).half())
     assert engine.input_names[0] in str(info.value)
+
+
+class Scaled(torch.nn.Module):
+    def forward(self, x, *, scale):
+        return torch.relu(x) * scale
+
+
+def test_kwarg_inputs():
+    compiled = torch_kiln.compile(Scaled(), arg_inputs=[torch.randn(2, 3)], kwarg_inputs={"scale": torch.randn(2, 3)},
+                                  min_block_size=1)
+    x, s = torch.randn(2, 3), torch.randn(2, 3)
+    torch.testing.assert_close(compiled(x, scale=s), Scaled()(x, scale=s))

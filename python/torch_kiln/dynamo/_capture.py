@@ -40,7 +40,8 @@ def dynamic_shapes_for(specs: Sequence[Input], names: Sequence[str]) -> Optional
     return shapes
 
 
-def export_module(module: torch.nn.Module, specs: Sequence[Input], device) -> torch.export.ExportedProgram:
+def export_module(module: torch.nn.Module, specs: Sequence[Input], device,
+                  kwarg_specs: Optional[Dict[str, Input]] = None) -> torch.export.ExportedProgram:
     import inspect
 
     try:
@@ -49,6 +50,17 @@ def export_module(module: torch.nn.Module, specs: Sequence[Input], device) -> to
         params = []
     names = [s.name or (params[i] if i < len(params) else f"input_{i}") for i, s in enumerate(specs)]
     args = tuple(example_inputs(specs, device))
-    dynamic = dynamic_shapes_for(specs, names)
-    ep = torch.export.export(module, args, dynamic_shapes=tuple(dynamic) if dynamic else None)
+    kwarg_specs = dict(kwarg_specs or {})
+    kwargs = dict(zip(kwarg_specs, example_inputs(list(kwarg_specs.values()), device)))
+    dynamic = dynamic_shapes_for(list(specs) + list(kwarg_specs.values()), names + list(kwarg_specs))
+    dynamic_shapes = None
+    if dynamic:
+        positional = tuple(dynamic[: len(specs)])
+        if kwarg_specs:
+            # Keyword inputs: export takes a dict per argument name, after the positional ones.
+            dynamic_shapes = {**{p: d for p, d in zip(params, positional)},
+                              **dict(zip(kwarg_specs, dynamic[len(specs):]))}
+        else:
+            dynamic_shapes = positional
+    ep = torch.export.export(module, args, kwargs=kwargs or None, dynamic_shapes=dynamic_shapes)
     return ep.run_decompositions(get_decompositions())

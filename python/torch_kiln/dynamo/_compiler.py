@@ -59,11 +59,13 @@ def compile_graph_module(gm: torch.fx.GraphModule, specs: Sequence[Input], setti
     return result
 
 
-def compile_module(module: torch.nn.Module, specs: Sequence[Input], settings: CompilationSettings):
+def compile_module(module: torch.nn.Module, specs: Sequence[Input], settings: CompilationSettings,
+                   kwarg_specs: Optional[dict] = None):
     module = module.eval()
-    ep = export_module(module, specs, settings.device)
+    ep = export_module(module, specs, settings.device, kwarg_specs)
     gm = ep.module(check_guards=False)
-    return compile_graph_module(gm, specs, settings)
+    # Placeholders follow the flattened (args, kwargs): keyword inputs come after the positional ones.
+    return compile_graph_module(gm, list(specs) + list((kwarg_specs or {}).values()), settings)
 
 
 def lower_module(module: torch.nn.Module, inputs: Sequence[Any]) -> torch.fx.GraphModule:
