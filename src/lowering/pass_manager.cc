@@ -25,8 +25,8 @@ Status PassManager::run(ir::Graph& graph, bool verifyAfterEachPass) const {
     if (verifyAfterEachPass) {
       Status verified = graph.verify();
       if (!verified.isOk()) {
-        return internalError("lowering pass '" + pass.name + "' left an invalid graph (a bug in the pass): " +
-                             verified.message());
+        return internalError("lowering pass '" + pass.name +
+                             "' left an invalid graph (a bug in the pass): " + verified.message());
       }
     }
   }

@@ -33,9 +33,8 @@ StatusOr<ir::Node*> addCallBefore(ir::Graph& graph, const std::string& schemaTex
                                   const ir::Node& origin, ir::Node* before) {
   KILN_ASSIGN_OR_RETURN(std::shared_ptr<const ir::FunctionSchema> schema, passSchema(schemaText));
   KILN_ASSIGN_OR_RETURN(std::vector<ir::Arg> args, ir::normalizeArgs(*schema, std::move(positional), {}));
-  KILN_ASSIGN_OR_RETURN(ir::Node * node,
-                        graph.addCall(schema, graph.uniqueName(nameHint), std::move(args), {std::move(outputMeta)},
-                                      before));
+  KILN_ASSIGN_OR_RETURN(ir::Node * node, graph.addCall(schema, graph.uniqueName(nameHint), std::move(args),
+                                                       {std::move(outputMeta)}, before));
   node->meta() = origin.meta();
   return node;
 }
@@ -66,15 +65,51 @@ namespace {
 // alias annotations in the schema strings, so the common ones are listed by name.
 const std::set<std::string>& aliasingOps() {
   static const std::set<std::string> ops = {
-      "aten::view",        "aten::_unsafe_view", "aten::_reshape_alias", "aten::reshape",     "aten::view_as",
-      "aten::reshape_as",  "aten::permute",      "aten::t",              "aten::transpose",   "aten::swapaxes",
-      "aten::swapdims",    "aten::movedim",      "aten::moveaxis",       "aten::numpy_T",     "aten::mT",
-      "aten::mH",          "aten::adjoint",      "aten::expand",         "aten::expand_as",   "aten::broadcast_to",
-      "aten::slice",       "aten::select",       "aten::narrow",         "aten::squeeze",     "aten::unsqueeze",
-      "aten::flatten",     "aten::unflatten",    "aten::unfold",         "aten::diagonal",    "aten::as_strided",
-      "aten::split",       "aten::split_with_sizes", "aten::tensor_split", "aten::chunk",     "aten::unbind",
-      "aten::alias",       "aten::detach",       "aten::contiguous",     "aten::dropout",     "aten::feature_dropout",
-      "aten::alpha_dropout", "aten::real",       "aten::imag",           "aten::view_as_real", "aten::view_as_complex",
+      "aten::view",
+      "aten::_unsafe_view",
+      "aten::_reshape_alias",
+      "aten::reshape",
+      "aten::view_as",
+      "aten::reshape_as",
+      "aten::permute",
+      "aten::t",
+      "aten::transpose",
+      "aten::swapaxes",
+      "aten::swapdims",
+      "aten::movedim",
+      "aten::moveaxis",
+      "aten::numpy_T",
+      "aten::mT",
+      "aten::mH",
+      "aten::adjoint",
+      "aten::expand",
+      "aten::expand_as",
+      "aten::broadcast_to",
+      "aten::slice",
+      "aten::select",
+      "aten::narrow",
+      "aten::squeeze",
+      "aten::unsqueeze",
+      "aten::flatten",
+      "aten::unflatten",
+      "aten::unfold",
+      "aten::diagonal",
+      "aten::as_strided",
+      "aten::split",
+      "aten::split_with_sizes",
+      "aten::tensor_split",
+      "aten::chunk",
+      "aten::unbind",
+      "aten::alias",
+      "aten::detach",
+      "aten::contiguous",
+      "aten::dropout",
+      "aten::feature_dropout",
+      "aten::alpha_dropout",
+      "aten::real",
+      "aten::imag",
+      "aten::view_as_real",
+      "aten::view_as_complex",
   };
   return ops;
 }

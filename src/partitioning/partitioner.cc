@@ -76,8 +76,7 @@ struct Positions {
 // depends on the open segment: the segment would then both feed and read that node, a cycle. maxDep[p] is
 // the newest Kiln segment node p depends on; since the open segment is always the newest, "depends on the
 // open segment" is maxDep == open.
-std::vector<int32_t> growSegments(const Positions& positions, const std::vector<bool>& kiln,
-                                  int32_t* segmentCount) {
+std::vector<int32_t> growSegments(const Positions& positions, const std::vector<bool>& kiln, int32_t* segmentCount) {
   const size_t n = positions.nodes.size();
   std::vector<int32_t> segment(n, -1);
   std::vector<int32_t> maxDep(n, -1);
@@ -110,8 +109,7 @@ std::vector<int32_t> growSegments(const Positions& positions, const std::vector<
 // Orders Kiln segments and single PyTorch nodes so every producer runs before its readers, preferring the
 // unit that starts earliest in the graph (the order the user wrote). Units: Kiln segment k is unit k, the
 // PyTorch call node at position p is unit kilnCount + p.
-std::vector<int32_t> scheduleUnits(const Positions& positions, const std::vector<int32_t>& segment,
-                                   int32_t kilnCount) {
+std::vector<int32_t> scheduleUnits(const Positions& positions, const std::vector<int32_t>& segment, int32_t kilnCount) {
   const int32_t n = static_cast<int32_t>(positions.nodes.size());
   auto unitOf = [&](int32_t pos) { return segment[pos] >= 0 ? segment[pos] : kilnCount + pos; };
   const int32_t unitCount = kilnCount + n;
@@ -181,16 +179,17 @@ std::string plural(size_t count, const std::string& word) {
 std::string describe(const ir::Node& node) { return "%" + node.name() + " (" + node.target() + ")"; }
 
 Status fullCompilationError(const std::vector<std::pair<const ir::Node*, Unsupported>>& unsupported) {
-  std::string message = "require_full_compilation is set, but " + plural(unsupported.size(), "node") +
-                        " cannot run in Kiln:";
+  std::string message =
+      "require_full_compilation is set, but " + plural(unsupported.size(), "node") + " cannot run in Kiln:";
   for (const auto& [node, why] : unsupported) {
     auto stack = node->meta().find("stack");
-    const std::string where = stack != node->meta().end() && !stack->second.empty() ? stack->second
-                                                                                     : "unknown location";
+    const std::string where =
+        stack != node->meta().end() && !stack->second.empty() ? stack->second : "unknown location";
     message += "\n  " + describe(*node) + " from " + where + ": " + conversion::unsupportedReason(why);
   }
-  message += "\nRegister converters for these ops (or relax their validators), take them out of "
-             "torch_executed_ops, or unset require_full_compilation to run them in PyTorch.";
+  message +=
+      "\nRegister converters for these ops (or relax their validators), take them out of "
+      "torch_executed_ops, or unset require_full_compilation to run them in PyTorch.";
   return unimplemented(message);
 }
 
@@ -280,8 +279,9 @@ StatusOr<PartitionResult> partition(const ir::Graph& graph, const conversion::Co
     if (positions.nodes[pos]->op() == ir::NodeOp::kCALL_FUNCTION && segment[pos] < 0) ++units;
   }
   if (schedule.size() != units) {
-    return internalError("partitioning produced a cycle between segments (a bug in Kiln's partitioner; "
-                         "torch_executed_ops or a larger min_block_size may work around it)");
+    return internalError(
+        "partitioning produced a cycle between segments (a bug in Kiln's partitioner; "
+        "torch_executed_ops or a larger min_block_size may work around it)");
   }
   for (int32_t unit : schedule) {
     const bool isKiln = unit < kilnCount;

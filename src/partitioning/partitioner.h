@@ -28,7 +28,7 @@ namespace partitioning {
 struct Segment {
   int32_t id = 0;
   bool runsInKiln = false;
-  std::vector<const ir::Node*> nodes;   // in graph order
+  std::vector<const ir::Node*> nodes;     // in graph order
   std::vector<const ir::Value*> inputs;   // values defined outside and read inside
   std::vector<const ir::Value*> outputs;  // values defined inside and read outside (or graph outputs)
 };

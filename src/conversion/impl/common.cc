@@ -106,6 +106,27 @@ StatusOr<ITensor*> withKnownDims(ConversionCtx& ctx, const Site& site, ITensor* 
   return layer->getOutput(0);
 }
 
+StatusOr<ITensor*> spatialProxy(ConversionCtx& ctx, const Site& site, ITensor* x, int64_t channels,
+                                const Dims& spatial) {
+  const Dims dims = x->getDimensions();
+  const int32_t first = dims.nbDims - spatial.nbDims;
+  if (first < 1) return x;  // the layer reports the rank problem itself
+  bool fits = true;
+  for (int32_t i = 0; i < spatial.nbDims; ++i) {
+    const int64_t extent = dims.d[first + i];
+    fits = fits && (extent < 0 || extent >= spatial.d[i]);
+  }
+  if (fits) return x;
+  Dims proxy = dims;
+  for (int32_t i = 0; i < first; ++i) proxy.d[i] = 1;
+  proxy.d[first - 1] = channels > 0 ? channels : 1;
+  for (int32_t i = 0; i < spatial.nbDims; ++i) proxy.d[first + i] = spatial.d[i];
+  HostTensor zeros(x->getType(), proxy);
+  ITensor* t = ctx.addConstantTensor(zeros, site.sub("proxy").layerName("Constant"));
+  if (t == nullptr) return ctx.status().withContext(site.describe());
+  return t;
+}
+
 // ---- converter helpers -----------------------------------------------------------------------------------
 
 namespace {

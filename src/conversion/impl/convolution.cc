@@ -80,10 +80,14 @@ StatusOr<ITensor*> convolution(ConversionCtx& ctx, const Site& site, ITensor* x,
         if (p != 0) return site.error("output_padding applies to transposed convolutions only");
       }
     }
+    Dims extent = kernel;  // what the eager shape check needs before the padding is set
+    for (int32_t i = 0; i < nbSpatial; ++i) extent.d[i] = dilation.d[i] * (kernel.d[i] - 1) + 1;
+    KILN_ASSIGN_OR_RETURN(ITensor * addOn, spatialProxy(ctx, site, input, w.d[1] * params.groups, extent));
     KILN_ASSIGN_OR_RETURN(
-        layer, added(ctx, site, ctx.net->addConvolutionNd(*input, w.d[0], kernel, kernelWeights, biasWeights)));
+        layer, added(ctx, site, ctx.net->addConvolutionNd(*addOn, w.d[0], kernel, kernelWeights, biasWeights)));
     layer->setPrePadding(padding);
     layer->setPostPadding(padding);
+    if (addOn != input) layer->setInput(0, *input);
   }
   layer->setStrideNd(stride);
   layer->setDilationNd(dilation);

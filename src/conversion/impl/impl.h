@@ -70,6 +70,14 @@ StatusOr<ITensor*> dataInput(ConversionCtx& ctx, const Site& site, ITensor* x);
 // extents gives later layers the static extents back; broadcasting decisions (expand) depend on them.
 StatusOr<ITensor*> withKnownDims(ConversionCtx& ctx, const Site& site, ITensor* t, const Dims& known);
 
+// The engine shape-checks a convolution or pooling layer as soon as it is added, with zero padding and unit
+// strides, before a converter can set its padding: a 3x3 window over a 2x2 map padded by 1 would be refused.
+// Such layers are added on this stand-in (zeros of [1, ..., channels, spatial...], x's rank and type, just
+// large enough) and moved to x with setInput(0, x) once configured; the stand-in is dead and the builder
+// drops it. Returns x itself when x's static extents already pass the check.
+StatusOr<ITensor*> spatialProxy(ConversionCtx& ctx, const Site& site, ITensor* x, int64_t channels,
+                                const Dims& spatial);
+
 // ---- helpers for converters (common.cc) ---------------------------------------------------------------
 
 // Associates output `index` of the node; a tensor that is one of the node's inputs first goes through an

@@ -43,12 +43,15 @@ StatusOr<ITensor*> pooling(ConversionCtx& ctx, const Site& site, ITensor* x, Poo
   if (categoryOf(x->getType()) != TypeCategory::kFLOAT) {
     return site.error(std::string("pooling of ") + dataTypeName(x->getType()) + " tensors is not supported");
   }
-  KILN_ASSIGN_OR_RETURN(IPoolingLayer * layer, added(ctx, site, ctx.net->addPoolingNd(*x, type, toDims(params.kernel))));
+  const Dims window = toDims(params.kernel);
+  KILN_ASSIGN_OR_RETURN(ITensor * addOn, spatialProxy(ctx, site, x, 1, window));
+  KILN_ASSIGN_OR_RETURN(IPoolingLayer * layer, added(ctx, site, ctx.net->addPoolingNd(*addOn, type, window)));
   layer->setStrideNd(toDims(stride));
   layer->setPrePadding(toDims(padding));
   layer->setPostPadding(toDims(padding));
   layer->setPaddingMode(params.ceilMode ? PaddingMode::kEXPLICIT_ROUND_UP : PaddingMode::kEXPLICIT_ROUND_DOWN);
   if (type == PoolingType::kAVERAGE) layer->setAverageCountExcludesPadding(!params.countIncludePad);
+  if (addOn != x) layer->setInput(0, *x);
   return layer->getOutput(0);
 }
 

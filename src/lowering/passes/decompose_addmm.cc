@@ -30,8 +30,8 @@ Status decompose(ir::Graph& graph, ir::Node& addmm, double beta, double alpha) {
   const std::vector<ir::Arg>& args = addmm.args();
   std::optional<ir::TensorMeta> outMeta = addmm.output(0)->meta();
   const std::string& base = addmm.name();
-  KILN_ASSIGN_OR_RETURN(ir::Node * mm, addCallBefore(graph, kMM, base + "_mm", {args[1], args[2]}, outMeta, addmm,
-                                                     &addmm));
+  KILN_ASSIGN_OR_RETURN(ir::Node * mm,
+                        addCallBefore(graph, kMM, base + "_mm", {args[1], args[2]}, outMeta, addmm, &addmm));
   ir::Value* product = mm->output(0);
   if (alpha != 1.0) {
     KILN_ASSIGN_OR_RETURN(ir::Node * scaled, addCallBefore(graph, kMUL_SCALAR, base + "_alpha",
@@ -42,13 +42,14 @@ Status decompose(ir::Graph& graph, ir::Node& addmm, double beta, double alpha) {
   if (beta != 0.0) {
     ir::Value* bias = args[0].value;
     if (beta != 1.0) {
-      KILN_ASSIGN_OR_RETURN(ir::Node * scaled, addCallBefore(graph, kMUL_SCALAR, base + "_beta",
-                                                             {ir::Arg::of(bias), args[3]}, bias->meta(), addmm, &addmm));
+      KILN_ASSIGN_OR_RETURN(
+          ir::Node * scaled,
+          addCallBefore(graph, kMUL_SCALAR, base + "_beta", {ir::Arg::of(bias), args[3]}, bias->meta(), addmm, &addmm));
       bias = scaled->output(0);
     }
-    KILN_ASSIGN_OR_RETURN(ir::Node * sum, addCallBefore(graph, kADD_TENSOR, base + "_add",
-                                                        {ir::Arg::of(bias), ir::Arg::of(product)}, outMeta, addmm,
-                                                        &addmm));
+    KILN_ASSIGN_OR_RETURN(ir::Node * sum,
+                          addCallBefore(graph, kADD_TENSOR, base + "_add", {ir::Arg::of(bias), ir::Arg::of(product)},
+                                        outMeta, addmm, &addmm));
     result = sum->output(0);
   }
   graph.replaceAllUsesWith(addmm.output(0), result);

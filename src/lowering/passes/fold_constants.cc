@@ -130,18 +130,24 @@ int64_t wrapping(Arith op, int64_t a, int64_t b) {
   const uint64_t ua = static_cast<uint64_t>(a);
   const uint64_t ub = static_cast<uint64_t>(b);
   switch (op) {
-    case Arith::kADD: return static_cast<int64_t>(ua + ub);
-    case Arith::kSUB: return static_cast<int64_t>(ua - ub);
-    case Arith::kMUL: return static_cast<int64_t>(ua * ub);
+    case Arith::kADD:
+      return static_cast<int64_t>(ua + ub);
+    case Arith::kSUB:
+      return static_cast<int64_t>(ua - ub);
+    case Arith::kMUL:
+      return static_cast<int64_t>(ua * ub);
   }
   return 0;
 }
 
 float floating(Arith op, float a, float b) {
   switch (op) {
-    case Arith::kADD: return a + b;
-    case Arith::kSUB: return a - b;
-    case Arith::kMUL: return a * b;
+    case Arith::kADD:
+      return a + b;
+    case Arith::kSUB:
+      return a - b;
+    case Arith::kMUL:
+      return a * b;
   }
   return 0.0f;
 }
@@ -256,8 +262,8 @@ std::optional<HostTensor> evaluate(const ir::Node& node, const std::vector<const
     std::optional<std::vector<int64_t>> order = intsArg(args[1]);
     return order ? permute(self, *order) : std::nullopt;
   }
-  if ((target == "aten::view.default" || target == "aten::reshape.default" ||
-       target == "aten::_unsafe_view.default") && args.size() == 2) {
+  if ((target == "aten::view.default" || target == "aten::reshape.default" || target == "aten::_unsafe_view.default") &&
+      args.size() == 2) {
     std::optional<std::vector<int64_t>> shape = intsArg(args[1]);
     return shape ? reshape(self, *shape) : std::nullopt;
   }

@@ -29,8 +29,7 @@ const std::map<std::string, std::string>& functionalTwins() {
       {"aten::gelu_.default", "aten::gelu(Tensor self, *, str approximate='none') -> Tensor"},
       {"aten::hardtanh_.default", "aten::hardtanh(Tensor self, Scalar min_val=-1, Scalar max_val=1) -> Tensor"},
       {"aten::leaky_relu_.default", "aten::leaky_relu(Tensor self, Scalar negative_slope=0.01) -> Tensor"},
-      {"aten::elu_.default",
-       "aten::elu(Tensor self, Scalar alpha=1, Scalar scale=1, Scalar input_scale=1) -> Tensor"},
+      {"aten::elu_.default", "aten::elu(Tensor self, Scalar alpha=1, Scalar scale=1, Scalar input_scale=1) -> Tensor"},
       {"aten::threshold_.default", "aten::threshold(Tensor self, Scalar threshold, Scalar value) -> Tensor"},
       {"aten::clamp_.default", "aten::clamp(Tensor self, Scalar? min=None, Scalar? max=None) -> Tensor"},
       {"aten::clamp_.Tensor", "aten::clamp.Tensor(Tensor self, Tensor? min=None, Tensor? max=None) -> Tensor"},
@@ -132,8 +131,8 @@ StatusOr<bool> functionalizeInPlaceOps(ir::Graph& graph) {
     const std::string hint = schema->name.substr(schema->name.find("::") + 2);
     StatusOr<ir::Node*> created = graph.addCall(schema, graph.uniqueName(hint), node->args(), {meta}, node);
     if (!created.isOk()) {
-      return created.status().withContext("functionalize_inplace: rewriting %" + node->name() + " (" +
-                                          node->target() + ") as " + schema->key());
+      return created.status().withContext("functionalize_inplace: rewriting %" + node->name() + " (" + node->target() +
+                                          ") as " + schema->key());
     }
     ir::Node* functional = created.value();
     functional->meta() = node->meta();
@@ -142,8 +141,8 @@ StatusOr<bool> functionalizeInPlaceOps(ir::Graph& graph) {
     if (result != nullptr) graph.replaceAllUsesWith(result, updated);
     std::vector<ir::Node*> laterReaders;
     for (ir::Node* user : mutated->users()) {
-      if (user->index() > node->index() && std::find(laterReaders.begin(), laterReaders.end(), user) ==
-                                               laterReaders.end()) {
+      if (user->index() > node->index() &&
+          std::find(laterReaders.begin(), laterReaders.end(), user) == laterReaders.end()) {
         laterReaders.push_back(user);
       }
     }

@@ -267,6 +267,26 @@ TEST(ConvertersOpsTest, DepthwiseAndTransposedConvolutions) {
   expectValues(out["up"], DataType::kFLOAT, Dims{1, 1, 7, 7}, upExpected);
 }
 
+// Maps smaller than the kernel (the last stage of a ResNet on small images): only the padding makes them fit.
+TEST(ConvertersOpsTest, KernelsLargerThanTheUnpaddedMap) {
+  GraphCase g;
+  const std::vector<double> xv = {1, -2, 3, 4};
+  ir::Value* x = g.input("x", tensorOf(DataType::kFLOAT, Dims{1, 1, 2, 2}, xv));
+  ir::Value* w = g.weight("w", tensorOf(DataType::kFLOAT, Dims{1, 1, 3, 3}, std::vector<double>(9, 1.0)));
+  ir::Node* conv = g.call(kCONV, "conv", {v(x), v(w), none(), ints({1, 1}), ints({1, 1}), ints({1, 1}), c(false),
+                                          ints({0, 0}), c(1)},
+                          {meta({1, 1, 2, 2})});
+  ir::Node* mp = g.call(kMAX_POOL, "maxpool", {v(x), ints({3, 3}), ints({2, 2}), ints({1, 1})},
+                        {meta({1, 1, 1, 1}), meta({1, 1, 1, 1}, DataType::kINT64)});
+  ir::Node* ap = g.call(kAVG_POOL, "avgpool", {v(x), ints({3, 3}), ints({1, 1}), ints({1, 1})}, {meta({1, 1, 2, 2})});
+  g.outputs({conv->output(0), mp->output(0), ap->output(0)});
+  auto out = g.run();
+  // Every output position of the padded 3x3 conv and the 3x3 average sees all four inputs (sum 6).
+  expectValues(out["conv"], DataType::kFLOAT, Dims{1, 1, 2, 2}, {6, 6, 6, 6});
+  expectValues(out["maxpool.0"], DataType::kFLOAT, Dims{1, 1, 1, 1}, {4});
+  expectValues(out["avgpool"], DataType::kFLOAT, Dims{1, 1, 2, 2}, {6.0 / 9, 6.0 / 9, 6.0 / 9, 6.0 / 9});
+}
+
 // The multi-head attention block of nn.TransformerEncoder as torch.export writes it: a projection through an
 // expanded weight and bmm, heads split by view/permute, squeeze.dims and flatten, with a dynamic batch.
 TEST(ConvertersOpsTest, TransformerEncoderPatternsWithADynamicBatch) {

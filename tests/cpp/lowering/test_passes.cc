@@ -119,9 +119,21 @@ TEST(PassManagerTest, DefaultPipelineOrder) {
 TEST(PassManagerTest, RunsInOrderAndTracksChanges) {
   std::vector<std::string> ran;
   PassManager manager;
-  manager.add({"first", [&](ir::Graph&) -> StatusOr<bool> { ran.push_back("first"); return false; }})
-      .add({"second", [&](ir::Graph&) -> StatusOr<bool> { ran.push_back("second"); return true; }})
-      .add({"third", [&](ir::Graph&) -> StatusOr<bool> { ran.push_back("third"); return true; }});
+  manager
+      .add({"first",
+            [&](ir::Graph&) -> StatusOr<bool> {
+              ran.push_back("first");
+              return false;
+            }})
+      .add({"second",
+            [&](ir::Graph&) -> StatusOr<bool> {
+              ran.push_back("second");
+              return true;
+            }})
+      .add({"third", [&](ir::Graph&) -> StatusOr<bool> {
+              ran.push_back("third");
+              return true;
+            }});
   ir::Graph g;
   g.setOutputs({v(g.addPlaceholder("x", meta({2})))});
   ASSERT_TRUE(manager.run(g, true).isOk());
@@ -135,7 +147,10 @@ TEST(PassManagerTest, ErrorNamesThePassAndStops) {
   bool laterRan = false;
   PassManager manager;
   manager.add({"breaks", [](ir::Graph&) -> StatusOr<bool> { return invalidArgument("bad op %foo"); }})
-      .add({"later", [&](ir::Graph&) -> StatusOr<bool> { laterRan = true; return false; }});
+      .add({"later", [&](ir::Graph&) -> StatusOr<bool> {
+              laterRan = true;
+              return false;
+            }});
   ir::Graph g;
   g.setOutputs({v(g.addPlaceholder("x", meta({2})))});
   Status s = manager.run(g, false);
@@ -150,10 +165,10 @@ TEST(PassManagerTest, ErrorNamesThePassAndStops) {
 TEST(PassManagerTest, VerifierAfterEachPassNamesThePass) {
   PassManager manager;
   manager.add({"reorders", [](ir::Graph& g) -> StatusOr<bool> {
-    ir::Node* first = g.findNode("a");
-    first->setArg(0, v(g.findNode("b")->output(0)));  // reads a value defined after it
-    return true;
-  }});
+                 ir::Node* first = g.findNode("a");
+                 first->setArg(0, v(g.findNode("b")->output(0)));  // reads a value defined after it
+                 return true;
+               }});
   ir::Graph g;
   ir::Value* x = g.addPlaceholder("x", meta({2}));
   ir::Value* a = call(g, kRELU, "a", {v(x)}, meta({2}));
@@ -168,7 +183,10 @@ TEST(PassManagerTest, VerifierAfterEachPassNamesThePass) {
 TEST(PassManagerTest, BrokenInputIsNotBlamedOnAPass) {
   bool ran = false;
   PassManager manager;
-  manager.add({"innocent", [&](ir::Graph&) -> StatusOr<bool> { ran = true; return false; }});
+  manager.add({"innocent", [&](ir::Graph&) -> StatusOr<bool> {
+                 ran = true;
+                 return false;
+               }});
   ir::Graph g;
   ir::Value* x = g.addPlaceholder("x", meta({2}));
   ir::Value* a = call(g, kRELU, "a", {v(x)}, meta({2}));
@@ -266,6 +284,57 @@ TEST(FunctionalizeTest, KeepsDefaultsAndScalarArgs) {
   EXPECT_EQ(node->args()[1].constant, ir::Constant::fromInt(-1));
   EXPECT_EQ(node->args()[2].constant, ir::Constant::fromDouble(6.0));
   EXPECT_EQ(graphOutput(g), node->output(0));
+}
+
+// torch's own in-place schemas: each twin in the table parses and takes the same arguments.
+TEST(FunctionalizeTest, TableCoversTorchSchemas) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"aten::add_.Scalar(Tensor(a!) self, Scalar other, Scalar alpha=1) -> Tensor(a!)", "aten::add.Scalar"},
+      {"aten::div_.Tensor_mode(Tensor(a!) self, Tensor other, *, str? rounding_mode) -> Tensor(a!)",
+       "aten::div.Tensor_mode"},
+      {"aten::clamp_(Tensor(a!) self, Scalar? min=None, Scalar? max=None) -> Tensor(a!)", "aten::clamp.default"},
+      {"aten::gelu_(Tensor(a!) self, *, str approximate='none') -> Tensor(a!)", "aten::gelu.default"},
+      {"aten::leaky_relu_(Tensor(a!) self, Scalar negative_slope=0.01) -> Tensor(a!)", "aten::leaky_relu.default"},
+      {"aten::elu_(Tensor(a!) self, Scalar alpha=1, Scalar scale=1, Scalar input_scale=1) -> Tensor(a!)",
+       "aten::elu.default"},
+      {"aten::pow_.Scalar(Tensor(a!) self, Scalar exponent) -> Tensor(a!)", "aten::pow.Tensor_Scalar"},
+      {"aten::fill_.Scalar(Tensor(a!) self, Scalar value) -> Tensor(a!)", "aten::fill.Scalar"},
+      {"aten::masked_fill_.Scalar(Tensor(a!) self, Tensor mask, Scalar value) -> Tensor(a!)",
+       "aten::masked_fill.Scalar"},
+      {"aten::index_put_(Tensor(a!) self, Tensor?[] indices, Tensor values, bool accumulate=False) -> Tensor(a!)",
+       "aten::index_put.default"},
+      {"aten::zero_(Tensor(a!) self) -> Tensor(a!)", "aten::zero.default"},
+      {"aten::sigmoid_(Tensor(a!) self) -> Tensor(a!)", "aten::sigmoid.default"},
+  };
+  for (const auto& [schemaText, functional] : cases) {
+    StatusOr<ir::FunctionSchema> schema = ir::parseSchema(schemaText);
+    ASSERT_TRUE(schema.isOk()) << schema.status().toString();
+    ir::Graph g;
+    ir::Value* x = g.addPlaceholder("x", meta({4}));
+    std::vector<ir::Arg> args = {v(x)};
+    std::map<std::string, ir::Arg> kwargs;
+    for (size_t k = 1; k < schema->arguments.size(); ++k) {
+      const ir::SchemaArgument& arg = schema->arguments[k];
+      if (arg.defaultValue) continue;
+      ir::Arg value = i(1);
+      if (arg.type.kind == ir::TypeKind::kTENSOR && arg.type.isList) {
+        value = ir::Arg::listOf({v(x)});
+      } else if (arg.type.kind == ir::TypeKind::kTENSOR) {
+        value = v(x);
+      } else if (arg.type.optional) {
+        value = c(ir::Constant::none());
+      }
+      if (arg.kwargOnly) {
+        kwargs[arg.name] = value;
+      } else {
+        args.push_back(value);
+      }
+    }
+    call(g, schemaText.c_str(), "op", args, meta({4}), kwargs);
+    g.setOutputs({v(x)});
+    EXPECT_TRUE(runPass(functionalizeInPlaceOps, g)) << schemaText;
+    EXPECT_EQ(targets(g), (Names{functional})) << schemaText;
+  }
 }
 
 TEST(FunctionalizeTest, LeavesUnknownInPlaceOps) {
@@ -494,8 +563,8 @@ TEST(DefaultPipelineTest, LowersASmallModel) {
   Status s = manager.run(g, true);
   ASSERT_TRUE(s.isOk()) << s.toString() << "\n" << g.print();
   EXPECT_EQ(targets(g), (Names{"aten::mm.default", "aten::add.Tensor", "aten::relu.default"}));
-  EXPECT_EQ(manager.lastChanged(), (Names{"remove_no_ops", "functionalize_inplace", "decompose_addmm",
-                                          "fold_constants", "eliminate_dead_code"}));
+  EXPECT_EQ(manager.lastChanged(), (Names{"remove_no_ops", "functionalize_inplace", "decompose_addmm", "fold_constants",
+                                          "eliminate_dead_code"}));
   const ir::Node* mm = g.findNode("fc_mm");
   ASSERT_NE(mm, nullptr) << g.print();
   EXPECT_EQ(mm->args()[0].value, x);

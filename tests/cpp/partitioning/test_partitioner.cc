@@ -103,8 +103,8 @@ struct Fixture {
           EXPECT_NE(std::find(s.inputs.begin(), s.inputs.end(), arg.value), s.inputs.end())
               << "%" << arg.value->name() << " is read by segment " << s.id << " but not an input";
           if (producer->op() == ir::NodeOp::kCALL_FUNCTION) {
-            ASSERT_EQ(segmentOf.count(producer), 1u) << "segment " << s.id << " reads %" << producer->name()
-                                                     << " before it runs";
+            ASSERT_EQ(segmentOf.count(producer), 1u)
+                << "segment " << s.id << " reads %" << producer->name() << " before it runs";
             EXPECT_LT(segmentOf[producer], s.id);
           }
         }
@@ -241,8 +241,8 @@ TEST(PartitionerTest, SmallSegmentsFallBackToPyTorch) {
 TEST(PartitionerTest, TorchExecutedOpsExactOverload) {
   Fixture f;
   ir::Value* a = f.call(kADD, "a", {f.x, f.x});
-  StatusOr<ir::Node*> s = f.graph.addCall(kADD_SCALAR, "s", {ir::Arg::of(a), ir::Arg::of(ir::Constant::fromInt(1))},
-                                          {}, {f32({2, 3})});
+  StatusOr<ir::Node*> s =
+      f.graph.addCall(kADD_SCALAR, "s", {ir::Arg::of(a), ir::Arg::of(ir::Constant::fromInt(1))}, {}, {f32({2, 3})});
   ASSERT_TRUE(s.isOk()) << s.status().toString();
   f.graph.setOutputs({ir::Arg::of(s.value()->output(0))});
 
@@ -250,8 +250,7 @@ TEST(PartitionerTest, TorchExecutedOpsExactOverload) {
   PartitionResult exact = f.run();
   EXPECT_EQ(decisionFor(exact, "a").reason, Unsupported::kFORCED_TO_TORCH);
   EXPECT_EQ(decisionFor(exact, "s").reason, Unsupported::kNONE);
-  EXPECT_NE(exact.report().find("%a (aten::add.Tensor): forced to PyTorch by torch_executed_ops"),
-            std::string::npos)
+  EXPECT_NE(exact.report().find("%a (aten::add.Tensor): forced to PyTorch by torch_executed_ops"), std::string::npos)
       << exact.report();
 
   f.settings.torchExecutedOps = {"aten::add"};
@@ -364,8 +363,8 @@ TEST(PartitionerTest, NonTensorValuesStayInsideSegments) {
   f.registry.add("aten::sym_size.int", candidate());
   f.registry.add("aten::split.Tensor", candidate());
   ir::Value* a = f.call(kRELU, "a", {f.x});
-  StatusOr<ir::Node*> size = f.graph.addCall(kSYM_SIZE, "size", {ir::Arg::of(a), ir::Arg::of(ir::Constant::fromInt(0))},
-                                             {}, {});
+  StatusOr<ir::Node*> size =
+      f.graph.addCall(kSYM_SIZE, "size", {ir::Arg::of(a), ir::Arg::of(ir::Constant::fromInt(0))}, {}, {});
   ASSERT_TRUE(size.isOk()) << size.status().toString();
   // view has no converter: its int argument would leave the engine.
   StatusOr<ir::Node*> view = f.graph.addCall(
@@ -374,8 +373,8 @@ TEST(PartitionerTest, NonTensorValuesStayInsideSegments) {
       {}, {f32({2, 3})});
   ASSERT_TRUE(view.isOk()) << view.status().toString();
   // split converts but cat does not: the list would leave the engine.
-  StatusOr<ir::Node*> split = f.graph.addCall(kSPLIT, "split", {ir::Arg::of(a), ir::Arg::of(ir::Constant::fromInt(1))},
-                                              {}, {});
+  StatusOr<ir::Node*> split =
+      f.graph.addCall(kSPLIT, "split", {ir::Arg::of(a), ir::Arg::of(ir::Constant::fromInt(1))}, {}, {});
   ASSERT_TRUE(split.isOk()) << split.status().toString();
   StatusOr<ir::Node*> cat = f.graph.addCall(kCAT, "cat", {ir::Arg::of(split.value()->output(0))}, {}, {f32({2, 3})});
   ASSERT_TRUE(cat.isOk()) << cat.status().toString();
@@ -452,10 +451,18 @@ TEST(PartitionerTest, RandomGraphsHaveValidSchedules) {
       ir::Value* rhs = values[rng() % values.size()];
       const std::string name = "n" + std::to_string(i);
       switch (rng() % 4) {
-        case 0: values.push_back(f.call(kRELU, name, {lhs})); break;
-        case 1: values.push_back(f.call(kADD, name, {lhs, rhs})); break;
-        case 2: values.push_back(f.call(kMUL, name, {lhs, rhs})); break;
-        default: values.push_back(f.call(kERF, name, {lhs})); break;
+        case 0:
+          values.push_back(f.call(kRELU, name, {lhs}));
+          break;
+        case 1:
+          values.push_back(f.call(kADD, name, {lhs, rhs}));
+          break;
+        case 2:
+          values.push_back(f.call(kMUL, name, {lhs, rhs}));
+          break;
+        default:
+          values.push_back(f.call(kERF, name, {lhs}));
+          break;
       }
     }
     f.graph.setOutputs({ir::Arg::of(values.back()), ir::Arg::of(values[values.size() / 2])});
