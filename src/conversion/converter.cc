@@ -1,5 +1,8 @@
 #include "conversion/converter.h"
 
+#include <fstream>
+#include <iterator>
+
 #include <cstdio>
 #include <set>
 #include <utility>
@@ -286,7 +289,12 @@ StatusOr<ConvertedSegment> convertSegment(const SegmentSpec& segment, const Comp
                                           const ConverterRegistry& registry) {
   if (segment.outputs.empty()) return invalidArgument("the segment has no outputs: an engine needs at least one");
   Builder builder;
-  std::unique_ptr<NetworkDefinition> network = builder.createNetworkV2(kSTRONGLY_TYPED);
+  // With float16/bfloat16 enabled the network is weakly typed, so the builder may run float32 layers in reduced
+  // precision where the backend gains from it (enabled_precisions as Torch-TensorRT means it); otherwise every
+  // tensor keeps the dtype PyTorch gives it.
+  const bool reducedPrecision =
+      settings.enabledPrecisions.count(DataType::kHALF) != 0 || settings.enabledPrecisions.count(DataType::kBF16) != 0;
+  std::unique_ptr<NetworkDefinition> network = builder.createNetworkV2(reducedPrecision ? 0u : kSTRONGLY_TYPED);
   ConversionCtx ctx(network.get(), settings);
   ConvertedSegment result;
 
@@ -307,14 +315,33 @@ StatusOr<ConvertedSegment> convertSegment(const SegmentSpec& segment, const Comp
     config->setMemoryPoolLimit(MemoryPoolType::kWORKSPACE, static_cast<size_t>(settings.workspaceSize));
   }
   config->setBuilderOptimizationLevel(settings.optimizationLevel);
-  // The network is strongly typed (every tensor keeps the dtype PyTorch gives it), so the builder ignores these
-  // flags, which only let weakly typed networks run float32 layers in lower precision.
   if (settings.enabledPrecisions.count(DataType::kHALF) != 0) config->setFlag(BuilderFlag::kFP16);
   if (settings.enabledPrecisions.count(DataType::kBF16) != 0) config->setFlag(BuilderFlag::kBF16);
   if (anyDynamic) config->addOptimizationProfile(&profile);
+  // The timing cache file is read before and rewritten after each build; an unreadable one is an error rather
+  // than silently ignored, so the user learns the path is wrong or the file corrupt.
+  std::unique_ptr<TimingCache> cache;
+  if (!settings.timingCachePath.empty()) {
+    std::ifstream in(settings.timingCachePath, std::ios::binary);
+    if (in) {
+      std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      StatusOr<std::unique_ptr<TimingCache>> loaded = TimingCache::deserialize(bytes.data(), bytes.size());
+      if (!loaded.isOk()) return loaded.status().withContext("timing cache '" + settings.timingCachePath + "'");
+      cache = std::move(loaded).value();
+    } else {
+      cache = std::make_unique<TimingCache>();
+    }
+    config->setTimingCache(cache.get());
+  }
 
   StatusOr<std::unique_ptr<HostMemory>> plan = builder.buildSerializedNetwork(*network, *config);
   if (!plan.isOk()) return plan.status().withContext("building the engine for the segment");
+  if (cache) {
+    const std::vector<uint8_t> bytes = cache->serialize();
+    std::ofstream out(settings.timingCachePath, std::ios::binary | std::ios::trunc);
+    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    if (!out) return invalidArgument("cannot write the timing cache to '" + settings.timingCachePath + "'");
+  }
   result.plan = std::move(plan).value();
   result.buildReport = builder.lastBuildReport();
   return result;

@@ -20,6 +20,7 @@ struct CompilationSettings {
   int64_t workspaceSize = 0;  // 0: the builder's default
   int32_t optimizationLevel = 3;
   bool debug = false;
+  std::string timingCachePath;  // read before and written after each engine build; empty: no file
   // Torch-TensorRT's assume_dynamic_shape_support. False (the default): converters registered without
   // dynamic-shape support are skipped for nodes touching tensors with symbolic dims. True: they are used anyway.
   bool assumeDynamicShapesAllowed = false;

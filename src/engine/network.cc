@@ -326,7 +326,13 @@ Status NetworkDefinition::Impl::inferLayer(ILayer& layer) {
   const LayerKindInfo& info = layerKindInfo(data.params.type);
   const bool isShapeLayer = data.params.type == LayerType::kSHAPE;
   // Shape tensors: a Shape layer's output, and host-evaluable arithmetic on shape tensors and constants.
-  bool computesShape = info.hostEvaluable && anyShapeInput && data.params.type != LayerType::kCONSTANT;
+  // Only small rank-0/1 results count: slicing a big weight table by a computed size is data, not a shape.
+  bool computesShape = info.hostEvaluable && anyShapeInput && data.params.type != LayerType::kCONSTANT &&
+                       data.params.type != LayerType::kFILL;
+  for (const ShapeOutput& so : shapeOutputs) {
+    computesShape = computesShape && so.dims.nbDims <= 1 && volume(so.dims) >= 0 &&
+                    volume(so.dims) <= Dims::kMAX_DIMS * 8;
+  }
   for (ITensor* in : data.inputs) {
     if (in == nullptr) continue;
     const auto& td = in->data();

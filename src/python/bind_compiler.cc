@@ -226,7 +226,8 @@ void bindCompiler(py::module_& m) {
       .def_readwrite("backend", &CompilationSettings::backend)
       .def_readwrite("workspace_size", &CompilationSettings::workspaceSize)
       .def_readwrite("optimization_level", &CompilationSettings::optimizationLevel)
-      .def_readwrite("debug", &CompilationSettings::debug);
+      .def_readwrite("debug", &CompilationSettings::debug)
+      .def_readwrite("timing_cache_path", &CompilationSettings::timingCachePath);
 
   py::class_<ir::Value, std::unique_ptr<ir::Value, py::nodelete>>(m, "Value")
       .def_property_readonly("name", &ir::Value::name)

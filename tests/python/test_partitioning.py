@@ -53,3 +53,21 @@ def test_explain_reports_what_runs_in_pytorch_and_why():
     assert report["engine_segments"] == 2
     reasons = {v["target"]: v["reason"] for v in report["ops_in_pytorch"].values()}
     assert any("sigmoid" in t for t in reasons), reasons
+
+
+def test_timing_cache_file_is_written_and_reused(tmp_path):
+    path = tmp_path / "timing.cache"
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.ReLU())
+    run_test(model, [torch.randn(1, 3, 16, 16)], timing_cache_path=str(path))
+    assert path.exists() and path.stat().st_size > 0
+    first = path.read_bytes()
+    run_test(model, [torch.randn(1, 3, 16, 16)], timing_cache_path=str(path))
+    assert path.read_bytes() == first  # the second build found every timing in the cache
+    path.write_bytes(b"not a cache")
+    with pytest.raises(Exception, match="timing cache"):
+        torch_kiln.compile(model, inputs=[torch.randn(1, 3, 16, 16)], min_block_size=1, timing_cache_path=str(path))
+
+
+def test_enabled_half_precision_still_matches_on_the_cpu():
+    # float16 is allowed, not forced: the CPU backend keeps float32 where it gains nothing from float16.
+    run_test(Chain(), [torch.randn(4, 8)], enabled_precisions={torch.float32, torch.float16}, expect_engines=1)

@@ -35,6 +35,7 @@ class CompilationSettings:
         native.workspace_size = int(self.workspace_size)
         native.optimization_level = int(self.optimization_level)
         native.debug = bool(self.debug)
+        native.timing_cache_path = str(self.timing_cache_path or "")
         return native
 
 

@@ -83,26 +83,24 @@ const auto registered =
                   "float dropout_p=0., bool is_causal=False, *, float? scale=None, bool enable_gqa=False) -> Tensor",
                   attentionOf<kSdpa>},
                  {.validator = [](const ir::Node& n, const CompilationSettings&) { return supported(n, 4, kSdpa); }})
-        .pattern({"aten::_scaled_dot_product_efficient_attention(Tensor query, Tensor key, Tensor value, "
-                  "Tensor? attn_bias, bool compute_log_sumexp, float dropout_p=0., bool is_causal=False, *, "
-                  "float? scale=None) -> (Tensor output, Tensor log_sumexp, Tensor philox_seed, Tensor philox_offset)",
-                  attentionOf<kEfficient>},
-                 {.validator = [](const ir::Node& n, const CompilationSettings&) {
-                   return supported(n, 5, kEfficient);
-                 }})
+        .pattern(
+            {"aten::_scaled_dot_product_efficient_attention(Tensor query, Tensor key, Tensor value, "
+             "Tensor? attn_bias, bool compute_log_sumexp, float dropout_p=0., bool is_causal=False, *, "
+             "float? scale=None) -> (Tensor output, Tensor log_sumexp, Tensor philox_seed, Tensor philox_offset)",
+             attentionOf<kEfficient>},
+            {.validator = [](const ir::Node& n, const CompilationSettings&) { return supported(n, 5, kEfficient); }})
         .pattern({"aten::_scaled_dot_product_flash_attention(Tensor query, Tensor key, Tensor value, "
                   "float dropout_p=0., bool is_causal=False, bool return_debug_mask=False, *, float? scale=None) -> "
                   "(Tensor output, Tensor logsumexp, Tensor cum_seq_q, Tensor cum_seq_k, SymInt max_q, SymInt max_k, "
                   "Tensor rng_state, Tensor unused, Tensor debug_attn_mask)",
                   attentionOf<kFlash>},
                  {.validator = [](const ir::Node& n, const CompilationSettings&) { return supported(n, 3, kFlash); }})
-        .pattern({"aten::_scaled_dot_product_flash_attention_for_cpu(Tensor query, Tensor key, Tensor value, "
-                  "float dropout_p=0., bool is_causal=False, *, Tensor? attn_mask=None, float? scale=None) -> "
-                  "(Tensor output, Tensor logsumexp)",
-                  attentionOf<kFlashCpu>},
-                 {.validator = [](const ir::Node& n, const CompilationSettings&) {
-                   return supported(n, 3, kFlashCpu);
-                 }});
+        .pattern(
+            {"aten::_scaled_dot_product_flash_attention_for_cpu(Tensor query, Tensor key, Tensor value, "
+             "float dropout_p=0., bool is_causal=False, *, Tensor? attn_mask=None, float? scale=None) -> "
+             "(Tensor output, Tensor logsumexp)",
+             attentionOf<kFlashCpu>},
+            {.validator = [](const ir::Node& n, const CompilationSettings&) { return supported(n, 3, kFlashCpu); }});
 
 }  // namespace
 }  // namespace conversion

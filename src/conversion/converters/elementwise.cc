@@ -35,8 +35,8 @@ Status withAlpha(ConversionCtx& ctx, const ir::Node& node, Args& args) {
 // rsub: other - alpha * self.
 Status rsub(ConversionCtx& ctx, const ir::Node& node, Args& args) {
   KILN_ASSIGN_OR_RETURN(auto ab, operands(args));
-  KILN_ASSIGN_OR_RETURN(ITensor * out, impl::addScaled(ctx, node, ab.second, ab.first, args[2].constant,
-                                                       ElementWiseOperation::kSUB));
+  KILN_ASSIGN_OR_RETURN(ITensor * out,
+                        impl::addScaled(ctx, node, ab.second, ab.first, args[2].constant, ElementWiseOperation::kSUB));
   return impl::setOutput(ctx, node, 0, out, args);
 }
 
@@ -53,6 +53,12 @@ Status divide(ConversionCtx& ctx, const ir::Node& node, Args& args) {
 Status power(ConversionCtx& ctx, const ir::Node& node, Args& args) {
   KILN_ASSIGN_OR_RETURN(auto ab, operands(args));
   KILN_ASSIGN_OR_RETURN(ITensor * out, impl::power(ctx, node, ab.first, ab.second));
+  return impl::setOutput(ctx, node, 0, out, args);
+}
+
+Status remainder(ConversionCtx& ctx, const ir::Node& node, Args& args) {
+  KILN_ASSIGN_OR_RETURN(auto ab, operands(args));
+  KILN_ASSIGN_OR_RETURN(ITensor * out, impl::remainder(ctx, node, ab.first, ab.second));
   return impl::setOutput(ctx, node, 0, out, args);
 }
 
@@ -114,6 +120,8 @@ const auto registered =
                  {.validator = roundingModeSupported})
         .pattern({"aten::pow.Tensor_Scalar(Tensor self, Scalar exponent) -> Tensor", power}, kOperands)
         .pattern({"aten::pow.Tensor_Tensor(Tensor self, Tensor exponent) -> Tensor", power}, kOperands)
+        .pattern({"aten::remainder.Scalar(Tensor self, Scalar other) -> Tensor", remainder}, kOperands)
+        .pattern({"aten::remainder.Tensor(Tensor self, Tensor other) -> Tensor", remainder}, kOperands)
         .pattern({"aten::maximum(Tensor self, Tensor other) -> Tensor", binary<ElementWiseOperation::kMAX>}, kOperands)
         .pattern({"aten::minimum(Tensor self, Tensor other) -> Tensor", binary<ElementWiseOperation::kMIN>}, kOperands)
         .pattern({"aten::eq.Scalar(Tensor self, Scalar other) -> Tensor", compare<impl::Comparison::kEQ>}, kOperands)

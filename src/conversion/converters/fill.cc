@@ -1,4 +1,4 @@
-// ATen factories of one value: full, full_like, zeros_like, ones_like, scalar_tensor. The engine decides
+// ATen factories: full, full_like, zeros_like, ones_like, scalar_tensor, arange. The engine decides
 // where tensors live, so the device/layout/pin_memory arguments of these factories do not matter.
 #include "conversion/impl/impl.h"
 #include "conversion/registry.h"
@@ -49,6 +49,22 @@ Status constantLike(ConversionCtx& ctx, const ir::Node& node, Args& args) {
   return impl::setOutput(ctx, node, 0, out, args);
 }
 
+// arange(end) / arange.start(start, end) / arange.start_step(start, end, step), then dtype and layout. Without a
+// dtype the values are int64 when every bound is an int, else float32.
+template <size_t kBounds>
+Status arange(ConversionCtx& ctx, const ir::Node& node, Args& args) {
+  double bounds[3] = {0.0, 0.0, 1.0};
+  bool integral = true;
+  const size_t first = kBounds == 1 ? 1 : 0;  // arange(end) fills in end only
+  for (size_t i = 0; i < kBounds; ++i) {
+    KILN_ASSIGN_OR_RETURN(bounds[first + i], args[i].asDouble());
+    integral = integral && !args[i].constant.isDouble();
+  }
+  KILN_ASSIGN_OR_RETURN(DataType type, typeOr(args[kBounds], integral ? DataType::kINT64 : DataType::kFLOAT));
+  KILN_ASSIGN_OR_RETURN(ITensor * out, impl::arange(ctx, node, bounds[0], bounds[1], bounds[2], type));
+  return impl::setOutput(ctx, node, 0, out, args);
+}
+
 bool layoutStrided(const ir::Constant* layout) {
   if (layout == nullptr) return false;
   if (layout->isNone()) return true;
@@ -77,6 +93,15 @@ bool fullSupported(const ir::Node& node, const CompilationSettings&) {
   return true;
 }
 
+template <size_t kBounds>
+bool arangeSupported(const ir::Node& node, const CompilationSettings&) {
+  for (size_t i = 0; i < kBounds; ++i) {
+    const ir::Constant* bound = impl::constantArg(node, i);
+    if (bound == nullptr || !bound->isNumber() || bound->isBool()) return false;
+  }
+  return impl::scalarTypeArgSupported(node, kBounds) && layoutStrided(impl::constantArg(node, kBounds + 1));
+}
+
 bool likeSupported(const ir::Node& node, size_t dtypeIndex) {
   return impl::tensorMetaArg(node, 0) != nullptr && impl::scalarTypeArgSupported(node, dtypeIndex) &&
          layoutStrided(impl::constantArg(node, dtypeIndex + 1));
@@ -92,13 +117,26 @@ const auto registered =
                   "bool? pin_memory=None) -> Tensor",
                   scalarTensor},
                  {.validator = [](const ir::Node& n, const CompilationSettings&) { return factorySupported(n, 0, 1); }})
+        .pattern({"aten::arange(Scalar end, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, "
+                  "bool? pin_memory=None) -> Tensor",
+                  arange<1>},
+                 {.validator = arangeSupported<1>})
+        .pattern({"aten::arange.start(Scalar start, Scalar end, *, ScalarType? dtype=None, Layout? layout=None, "
+                  "Device? device=None, bool? pin_memory=None) -> Tensor",
+                  arange<2>},
+                 {.validator = arangeSupported<2>})
+        .pattern({"aten::arange.start_step(Scalar start, Scalar end, Scalar step=1, *, ScalarType? dtype=None, "
+                  "Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor",
+                  arange<3>},
+                 {.validator = arangeSupported<3>})
         .pattern({"aten::full_like(Tensor self, Scalar fill_value, *, ScalarType? dtype=None, Layout? layout=None, "
                   "Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor",
                   fullLike},
-                 {.validator = [](const ir::Node& n, const CompilationSettings&) {
-                   const ir::Constant* value = impl::constantArg(n, 1);
-                   return value != nullptr && value->isNumber() && likeSupported(n, 2);
-                 }})
+                 {.validator =
+                      [](const ir::Node& n, const CompilationSettings&) {
+                        const ir::Constant* value = impl::constantArg(n, 1);
+                        return value != nullptr && value->isNumber() && likeSupported(n, 2);
+                      }})
         .pattern({"aten::zeros_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, "
                   "bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor",
                   constantLike<0>},

@@ -54,9 +54,9 @@ const auto registered =
         .pattern({"aten::mm(Tensor self, Tensor mat2) -> Tensor", matmul}, kTypes)
         .pattern({"aten::bmm(Tensor self, Tensor mat2) -> Tensor", matmul}, kTypes)
         .pattern({"aten::matmul(Tensor self, Tensor other) -> Tensor", matmul}, kTypes)
-        .pattern({"aten::addmm(Tensor self, Tensor mat1, Tensor mat2, *, Scalar beta=1, Scalar alpha=1) -> Tensor",
-                  addmm},
-                 kTypes)
+        .pattern(
+            {"aten::addmm(Tensor self, Tensor mat1, Tensor mat2, *, Scalar beta=1, Scalar alpha=1) -> Tensor", addmm},
+            kTypes)
         .pattern({"aten::linear(Tensor input, Tensor weight, Tensor? bias=None) -> Tensor", linear}, kTypes);
 
 }  // namespace

@@ -16,8 +16,8 @@ StatusOr<std::vector<int64_t>> dimsOf(const ConverterArg& arg) {
 }
 
 // One reduction with optional dtype (cast before reducing, as PyTorch does) and keepdim.
-Status reduceWith(ConversionCtx& ctx, const ir::Node& node, Args& args, ReduceOperation op,
-                  const ConverterArg* dimsArg, const ConverterArg* keepArg, const ConverterArg* dtypeArg) {
+Status reduceWith(ConversionCtx& ctx, const ir::Node& node, Args& args, ReduceOperation op, const ConverterArg* dimsArg,
+                  const ConverterArg* keepArg, const ConverterArg* dtypeArg) {
   KILN_ASSIGN_OR_RETURN(ITensor * x, args[0].asTensor());
   std::vector<int64_t> dims;
   if (dimsArg != nullptr) {
@@ -101,18 +101,15 @@ const auto registered =
         .pattern({"aten::sum.dim_IntList(Tensor self, int[1]? dim, bool keepdim=False, *, ScalarType? dtype=None) -> "
                   "Tensor",
                   reduceDims<ReduceOperation::kSUM>},
-                 {.validator = [](const ir::Node& n, const CompilationSettings&) {
-                   return constantArgs(n) && dtypeAt(n, 3);
-                 }})
+                 {.validator = [](const ir::Node& n,
+                                  const CompilationSettings&) { return constantArgs(n) && dtypeAt(n, 3); }})
         .pattern({"aten::sum(Tensor self, *, ScalarType? dtype=None) -> Tensor", reduceAll<ReduceOperation::kSUM>},
-                 {.validator = [](const ir::Node& n, const CompilationSettings&) {
-                   return constantArgs(n) && dtypeAt(n, 1);
-                 }})
+                 {.validator = [](const ir::Node& n,
+                                  const CompilationSettings&) { return constantArgs(n) && dtypeAt(n, 1); }})
         .pattern({"aten::prod.dim_int(Tensor self, int dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor",
                   reduceDims<ReduceOperation::kPROD>},
-                 {.validator = [](const ir::Node& n, const CompilationSettings&) {
-                   return constantArgs(n) && dtypeAt(n, 3);
-                 }})
+                 {.validator = [](const ir::Node& n,
+                                  const CompilationSettings&) { return constantArgs(n) && dtypeAt(n, 3); }})
         .pattern({"aten::amax(Tensor self, int[1] dim=[], bool keepdim=False) -> Tensor",
                   reduceExtremum<ReduceOperation::kMAX>},
                  {.validator = [](const ir::Node& n, const CompilationSettings&) { return constantArgs(n); }})

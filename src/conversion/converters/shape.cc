@@ -12,21 +12,21 @@ namespace {
 using Args = std::vector<ConverterArg>;
 
 Status view(ConversionCtx& ctx, const ir::Node& node, Args& args) {
-  KILN_ASSIGN_OR_RETURN(ITensor * x, args[0].asTensor());
+  KILN_ASSIGN_OR_RETURN(ITensor * x, impl::tensorArg(ctx, node, args, 0));
   KILN_ASSIGN_OR_RETURN(std::vector<impl::ShapeItem> size, impl::shapeItemsOf(args[1]));
   KILN_ASSIGN_OR_RETURN(ITensor * out, impl::reshape(ctx, node, x, size));
   return impl::setOutput(ctx, node, 0, out, args);
 }
 
 Status permute(ConversionCtx& ctx, const ir::Node& node, Args& args) {
-  KILN_ASSIGN_OR_RETURN(ITensor * x, args[0].asTensor());
+  KILN_ASSIGN_OR_RETURN(ITensor * x, impl::tensorArg(ctx, node, args, 0));
   KILN_ASSIGN_OR_RETURN(std::vector<int64_t> dims, args[1].asInts());
   KILN_ASSIGN_OR_RETURN(ITensor * out, impl::permute(ctx, node, x, dims));
   return impl::setOutput(ctx, node, 0, out, args);
 }
 
 Status transpose(ConversionCtx& ctx, const ir::Node& node, Args& args) {
-  KILN_ASSIGN_OR_RETURN(ITensor * x, args[0].asTensor());
+  KILN_ASSIGN_OR_RETURN(ITensor * x, impl::tensorArg(ctx, node, args, 0));
   KILN_ASSIGN_OR_RETURN(int64_t dim0, args[1].asInt());
   KILN_ASSIGN_OR_RETURN(int64_t dim1, args[2].asInt());
   KILN_ASSIGN_OR_RETURN(ITensor * out, impl::transpose(ctx, node, x, dim0, dim1));
@@ -35,10 +35,10 @@ Status transpose(ConversionCtx& ctx, const ir::Node& node, Args& args) {
 
 // t(): 2-D tensors transpose, 0-D and 1-D ones stay as they are.
 Status t(ConversionCtx& ctx, const ir::Node& node, Args& args) {
-  KILN_ASSIGN_OR_RETURN(ITensor * x, args[0].asTensor());
+  KILN_ASSIGN_OR_RETURN(ITensor * x, impl::tensorArg(ctx, node, args, 0));
   const int32_t rank = x->getDimensions().nbDims;
-  if (rank > 2) return impl::Site(node).error("t() expects a tensor of at most 2 dims, got rank " +
-                                              std::to_string(rank));
+  if (rank > 2)
+    return impl::Site(node).error("t() expects a tensor of at most 2 dims, got rank " + std::to_string(rank));
   ITensor* out = x;
   if (rank == 2) {
     KILN_ASSIGN_OR_RETURN(out, impl::transpose(ctx, node, x, 0, 1));
@@ -47,14 +47,14 @@ Status t(ConversionCtx& ctx, const ir::Node& node, Args& args) {
 }
 
 Status expand(ConversionCtx& ctx, const ir::Node& node, Args& args) {
-  KILN_ASSIGN_OR_RETURN(ITensor * x, args[0].asTensor());
+  KILN_ASSIGN_OR_RETURN(ITensor * x, impl::tensorArg(ctx, node, args, 0));
   KILN_ASSIGN_OR_RETURN(std::vector<impl::ShapeItem> size, impl::shapeItemsOf(args[1]));
   KILN_ASSIGN_OR_RETURN(ITensor * out, impl::expand(ctx, node, x, size));
   return impl::setOutput(ctx, node, 0, out, args);
 }
 
 Status unsqueeze(ConversionCtx& ctx, const ir::Node& node, Args& args) {
-  KILN_ASSIGN_OR_RETURN(ITensor * x, args[0].asTensor());
+  KILN_ASSIGN_OR_RETURN(ITensor * x, impl::tensorArg(ctx, node, args, 0));
   KILN_ASSIGN_OR_RETURN(int64_t dim, args[1].asInt());
   KILN_ASSIGN_OR_RETURN(ITensor * out, impl::unsqueeze(ctx, node, x, dim));
   return impl::setOutput(ctx, node, 0, out, args);
@@ -62,7 +62,7 @@ Status unsqueeze(ConversionCtx& ctx, const ir::Node& node, Args& args) {
 
 // squeeze.dims(self, int[] dim), squeeze.dim(self, int dim), squeeze(self)
 Status squeeze(ConversionCtx& ctx, const ir::Node& node, Args& args) {
-  KILN_ASSIGN_OR_RETURN(ITensor * x, args[0].asTensor());
+  KILN_ASSIGN_OR_RETURN(ITensor * x, impl::tensorArg(ctx, node, args, 0));
   std::vector<int64_t> dims;
   if (args.size() > 1) {
     KILN_ASSIGN_OR_RETURN(dims, args[1].asInts());
@@ -74,7 +74,7 @@ Status squeeze(ConversionCtx& ctx, const ir::Node& node, Args& args) {
 }
 
 Status flatten(ConversionCtx& ctx, const ir::Node& node, Args& args) {
-  KILN_ASSIGN_OR_RETURN(ITensor * x, args[0].asTensor());
+  KILN_ASSIGN_OR_RETURN(ITensor * x, impl::tensorArg(ctx, node, args, 0));
   KILN_ASSIGN_OR_RETURN(int64_t start, args[1].asInt());
   KILN_ASSIGN_OR_RETURN(int64_t end, args[2].asInt());
   KILN_ASSIGN_OR_RETURN(ITensor * out, impl::flatten(ctx, node, x, start, end));
@@ -82,7 +82,7 @@ Status flatten(ConversionCtx& ctx, const ir::Node& node, Args& args) {
 }
 
 Status dynamicSymSize(ConversionCtx& ctx, const ir::Node& node, Args& args) {
-  KILN_ASSIGN_OR_RETURN(ITensor * x, args[0].asTensor());
+  KILN_ASSIGN_OR_RETURN(ITensor * x, impl::tensorArg(ctx, node, args, 0));
   KILN_ASSIGN_OR_RETURN(int64_t dim, args[1].asInt());
   const impl::Site site(node);
   KILN_ASSIGN_OR_RETURN(int32_t d, impl::normalizeDim(site, dim, x->getDimensions().nbDims));

@@ -62,21 +62,25 @@ bool symIntSupported(const ir::Arg& arg) {
 bool sliceSupported(const ir::Node& node, const CompilationSettings&) {
   if (impl::tensorMetaArg(node, 0) == nullptr || node.args().size() < 5) return false;
   const ir::Constant* step = impl::constantArg(node, 4);
-  return impl::constantArg(node, 1) != nullptr && symIntSupported(node.args()[2]) &&
-         symIntSupported(node.args()[3]) && step != nullptr && step->isInt() && step->toInt().value() >= 1;
+  return impl::constantArg(node, 1) != nullptr && symIntSupported(node.args()[2]) && symIntSupported(node.args()[3]) &&
+         step != nullptr && step->isInt() && step->toInt().value() >= 1;
 }
 
 bool selectSupported(const ir::Node& node, const CompilationSettings&) {
-  return impl::tensorMetaArg(node, 0) != nullptr && node.args().size() >= 3 &&
-         impl::constantArg(node, 1) != nullptr && symIntSupported(node.args()[2]);
+  return impl::tensorMetaArg(node, 0) != nullptr && node.args().size() >= 3 && impl::constantArg(node, 1) != nullptr &&
+         symIntSupported(node.args()[2]);
 }
 
+// The tensors: a list of tensor values, or one Tensor[] value (split's output read as a whole).
 bool catSupported(const ir::Node& node, const CompilationSettings&) {
-  if (node.args().empty() || !node.args()[0].isList() || impl::constantArg(node, 1) == nullptr) return false;
-  for (const ir::Arg& item : node.args()[0].list) {
+  if (node.args().empty() || impl::constantArg(node, 1) == nullptr) return false;
+  const ir::Arg& tensors = node.args()[0];
+  if (tensors.isValue()) return tensors.value != nullptr && tensors.value->isList();
+  if (!tensors.isList() || tensors.list.empty()) return false;
+  for (const ir::Arg& item : tensors.list) {
     if (!item.isValue() || item.value == nullptr || !item.value->isTensor()) return false;
   }
-  return !node.args()[0].list.empty();
+  return true;
 }
 
 // The split dim must be static: the number of pieces is fixed when the engine is built.

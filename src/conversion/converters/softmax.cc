@@ -49,12 +49,12 @@ const auto registered =
     RegisterConverters()
         .pattern({"aten::_softmax(Tensor self, int dim, bool half_to_float) -> Tensor", halfToFloat<impl::softmax>},
                  {.validator = floatInput})
-        .pattern({"aten::softmax.int(Tensor self, int dim, ScalarType? dtype=None) -> Tensor",
-                  withDtype<impl::softmax>},
-                 {.validator = floatInputAndDtype})
-        .pattern({"aten::_log_softmax(Tensor self, int dim, bool half_to_float) -> Tensor",
-                  halfToFloat<impl::logSoftmax>},
-                 {.validator = floatInput})
+        .pattern(
+            {"aten::softmax.int(Tensor self, int dim, ScalarType? dtype=None) -> Tensor", withDtype<impl::softmax>},
+            {.validator = floatInputAndDtype})
+        .pattern(
+            {"aten::_log_softmax(Tensor self, int dim, bool half_to_float) -> Tensor", halfToFloat<impl::logSoftmax>},
+            {.validator = floatInput})
         .pattern({"aten::log_softmax.int(Tensor self, int dim, ScalarType? dtype=None) -> Tensor",
                   withDtype<impl::logSoftmax>},
                  {.validator = floatInputAndDtype});

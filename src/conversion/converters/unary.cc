@@ -23,8 +23,8 @@ Status rsqrt(ConversionCtx& ctx, const ir::Node& node, Args& args) {
 
 Status square(ConversionCtx& ctx, const ir::Node& node, Args& args) {
   KILN_ASSIGN_OR_RETURN(ITensor * x, args[0].asTensor());
-  KILN_ASSIGN_OR_RETURN(ITensor * out, impl::power(ctx, node, impl::Operand::of(x),
-                                                   impl::Operand::of(ir::Constant::fromInt(2))));
+  KILN_ASSIGN_OR_RETURN(ITensor * out,
+                        impl::power(ctx, node, impl::Operand::of(x), impl::Operand::of(ir::Constant::fromInt(2))));
   return impl::setOutput(ctx, node, 0, out, args);
 }
 
@@ -36,22 +36,21 @@ bool notBool(const ir::Node& node, const CompilationSettings&) {
 
 const ConverterOptions kNotBool{.validator = notBool};
 
-const auto registered =
-    RegisterConverters()
-        .pattern({"aten::logical_not(Tensor self) -> Tensor", unaryOp<UnaryOperation::kNOT>})
-        .pattern({"aten::exp(Tensor self) -> Tensor", unaryOp<UnaryOperation::kEXP>})
-        .pattern({"aten::log(Tensor self) -> Tensor", unaryOp<UnaryOperation::kLOG>})
-        .pattern({"aten::sqrt(Tensor self) -> Tensor", unaryOp<UnaryOperation::kSQRT>})
-        .pattern({"aten::rsqrt(Tensor self) -> Tensor", rsqrt})
-        .pattern({"aten::reciprocal(Tensor self) -> Tensor", unaryOp<UnaryOperation::kRECIP>})
-        .pattern({"aten::erf(Tensor self) -> Tensor", unaryOp<UnaryOperation::kERF>})
-        .pattern({"aten::sin(Tensor self) -> Tensor", unaryOp<UnaryOperation::kSIN>})
-        .pattern({"aten::cos(Tensor self) -> Tensor", unaryOp<UnaryOperation::kCOS>})
-        .pattern({"aten::floor(Tensor self) -> Tensor", unaryOp<UnaryOperation::kFLOOR>}, kNotBool)
-        .pattern({"aten::ceil(Tensor self) -> Tensor", unaryOp<UnaryOperation::kCEIL>}, kNotBool)
-        .pattern({"aten::abs(Tensor self) -> Tensor", unaryOp<UnaryOperation::kABS>}, kNotBool)
-        .pattern({"aten::neg(Tensor self) -> Tensor", unaryOp<UnaryOperation::kNEG>}, kNotBool)
-        .pattern({"aten::square(Tensor self) -> Tensor", square}, kNotBool);
+const auto registered = RegisterConverters()
+                            .pattern({"aten::logical_not(Tensor self) -> Tensor", unaryOp<UnaryOperation::kNOT>})
+                            .pattern({"aten::exp(Tensor self) -> Tensor", unaryOp<UnaryOperation::kEXP>})
+                            .pattern({"aten::log(Tensor self) -> Tensor", unaryOp<UnaryOperation::kLOG>})
+                            .pattern({"aten::sqrt(Tensor self) -> Tensor", unaryOp<UnaryOperation::kSQRT>})
+                            .pattern({"aten::rsqrt(Tensor self) -> Tensor", rsqrt})
+                            .pattern({"aten::reciprocal(Tensor self) -> Tensor", unaryOp<UnaryOperation::kRECIP>})
+                            .pattern({"aten::erf(Tensor self) -> Tensor", unaryOp<UnaryOperation::kERF>})
+                            .pattern({"aten::sin(Tensor self) -> Tensor", unaryOp<UnaryOperation::kSIN>})
+                            .pattern({"aten::cos(Tensor self) -> Tensor", unaryOp<UnaryOperation::kCOS>})
+                            .pattern({"aten::floor(Tensor self) -> Tensor", unaryOp<UnaryOperation::kFLOOR>}, kNotBool)
+                            .pattern({"aten::ceil(Tensor self) -> Tensor", unaryOp<UnaryOperation::kCEIL>}, kNotBool)
+                            .pattern({"aten::abs(Tensor self) -> Tensor", unaryOp<UnaryOperation::kABS>}, kNotBool)
+                            .pattern({"aten::neg(Tensor self) -> Tensor", unaryOp<UnaryOperation::kNEG>}, kNotBool)
+                            .pattern({"aten::square(Tensor self) -> Tensor", square}, kNotBool);
 
 }  // namespace
 }  // namespace conversion

@@ -35,8 +35,8 @@ bool branchesSupported(const ir::Node& node, const CompilationSettings&) {
   if (node.args().size() < 3 || impl::tensorMetaArg(node, 0) == nullptr) return false;
   for (size_t i : {size_t{1}, size_t{2}}) {
     const ir::Arg& arg = node.args()[i];
-    const bool ok = arg.isConstant() ? arg.constant.isNumber()
-                                     : (arg.isValue() && arg.value != nullptr && arg.value->isTensor());
+    const bool ok =
+        arg.isConstant() ? arg.constant.isNumber() : (arg.isValue() && arg.value != nullptr && arg.value->isTensor());
     if (!ok) return false;
   }
   return true;

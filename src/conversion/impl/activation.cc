@@ -20,11 +20,13 @@ StatusOr<ITensor*> activation(ConversionCtx& ctx, const Site& site, ITensor* x, 
 
 StatusOr<ITensor*> relu(ConversionCtx& ctx, const Site& site, ITensor* x) {
   switch (categoryOf(x->getType())) {
-    case TypeCategory::kFLOAT: return activation(ctx, site, x, ActivationType::kRELU);
+    case TypeCategory::kFLOAT:
+      return activation(ctx, site, x, ActivationType::kRELU);
     case TypeCategory::kINTEGER:
       // Integer relu stays integer in PyTorch: max(x, 0) computed exactly.
       return elementwise(ctx, site, Operand::of(x), Operand::of(ir::Constant::fromInt(0)), ElementWiseOperation::kMAX);
-    case TypeCategory::kBOOL: break;
+    case TypeCategory::kBOOL:
+      break;
   }
   return site.error("relu of a bool tensor is not defined (PyTorch refuses it too)");
 }
@@ -51,12 +53,12 @@ StatusOr<ITensor*> clamp(ConversionCtx& ctx, const Site& site, ITensor* x, const
   }
   ITensor* out = in;
   if (!min.isNone()) {
-    KILN_ASSIGN_OR_RETURN(out, elementwise(ctx, site.sub("min"), Operand::of(out), Operand::of(min),
-                                           ElementWiseOperation::kMAX));
+    KILN_ASSIGN_OR_RETURN(
+        out, elementwise(ctx, site.sub("min"), Operand::of(out), Operand::of(min), ElementWiseOperation::kMAX));
   }
   if (!max.isNone()) {
-    KILN_ASSIGN_OR_RETURN(out, elementwise(ctx, site.sub("max"), Operand::of(out), Operand::of(max),
-                                           ElementWiseOperation::kMIN));
+    KILN_ASSIGN_OR_RETURN(
+        out, elementwise(ctx, site.sub("max"), Operand::of(out), Operand::of(max), ElementWiseOperation::kMIN));
   }
   return castTo(ctx, site.sub("result"), out, type);
 }

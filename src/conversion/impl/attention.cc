@@ -5,12 +5,12 @@ namespace kiln {
 namespace conversion {
 namespace impl {
 
-StatusOr<ITensor*> scaledDotProductAttention(ConversionCtx& ctx, const Site& site, ITensor* q, ITensor* k,
-                                             ITensor* v, ITensor* mask, bool causal, std::optional<double> scale) {
+StatusOr<ITensor*> scaledDotProductAttention(ConversionCtx& ctx, const Site& site, ITensor* q, ITensor* k, ITensor* v,
+                                             ITensor* mask, bool causal, std::optional<double> scale) {
   const DataType type = q->getType();
   if (categoryOf(type) != TypeCategory::kFLOAT || k->getType() != type || v->getType() != type) {
-    return site.error(std::string("query, key and value must share one float type, got ") + dataTypeName(type) +
-                      ", " + dataTypeName(k->getType()) + ", " + dataTypeName(v->getType()));
+    return site.error(std::string("query, key and value must share one float type, got ") + dataTypeName(type) + ", " +
+                      dataTypeName(k->getType()) + ", " + dataTypeName(v->getType()));
   }
   const int32_t rank = q->getDimensions().nbDims;
   if (rank < 3 || k->getDimensions().nbDims != rank || v->getDimensions().nbDims != rank) {

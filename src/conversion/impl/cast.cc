@@ -9,14 +9,17 @@ namespace impl {
 
 TypeCategory categoryOf(DataType type) {
   switch (type) {
-    case DataType::kBOOL: return TypeCategory::kBOOL;
+    case DataType::kBOOL:
+      return TypeCategory::kBOOL;
     case DataType::kINT8:
     case DataType::kUINT8:
     case DataType::kINT32:
-    case DataType::kINT64: return TypeCategory::kINTEGER;
+    case DataType::kINT64:
+      return TypeCategory::kINTEGER;
     case DataType::kFLOAT:
     case DataType::kHALF:
-    case DataType::kBF16: return TypeCategory::kFLOAT;
+    case DataType::kBF16:
+      return TypeCategory::kFLOAT;
   }
   return TypeCategory::kFLOAT;
 }
@@ -27,13 +30,17 @@ namespace {
 int integerRank(DataType type) {
   switch (type) {
     case DataType::kUINT8:
-    case DataType::kINT8: return 0;
-    case DataType::kINT32: return 2;
-    case DataType::kINT64: return 3;
+    case DataType::kINT8:
+      return 0;
+    case DataType::kINT32:
+      return 2;
+    case DataType::kINT64:
+      return 3;
     case DataType::kBOOL:
     case DataType::kFLOAT:
     case DataType::kHALF:
-    case DataType::kBF16: return -1;
+    case DataType::kBF16:
+      return -1;
   }
   return -1;
 }
@@ -94,8 +101,8 @@ StatusOr<DataType> resultType(const std::vector<Operand>& operands) {
     } else if (operand.scalar.isDouble()) {
       wrappedResult = promoteMaybe(wrappedResult, DataType::kFLOAT);  // torch's default dtype
     } else {
-      return invalidArgument("type promotion: an operand is neither a tensor nor a number (" +
-                             operand.scalar.repr() + ")");
+      return invalidArgument("type promotion: an operand is neither a tensor nor a number (" + operand.scalar.repr() +
+                             ")");
     }
   }
   MaybeType result = combineCategories(dimResult, combineCategories(zeroResult, wrappedResult));

@@ -9,9 +9,7 @@ namespace kiln {
 namespace conversion {
 namespace impl {
 
-Site Site::sub(const std::string& part) const {
-  return Site(*node_, suffix_.empty() ? part : suffix_ + "." + part);
-}
+Site Site::sub(const std::string& part) const { return Site(*node_, suffix_.empty() ? part : suffix_ + "." + part); }
 
 std::string Site::layerName(const char* kind) const { return ConversionCtx::layerName(kind, *node_, suffix_); }
 
@@ -55,14 +53,46 @@ StatusOr<ITensor*> constantOf(ConversionCtx& ctx, const Site& site, DataType typ
     uint8_t* p = data.bytes.data() + i * static_cast<size_t>(dataTypeSize(type));
     const double v = values[i];
     switch (type) {
-      case DataType::kFLOAT: { const float f = static_cast<float>(v); std::memcpy(p, &f, 4); break; }
-      case DataType::kHALF: { const uint16_t h = floatToHalf(static_cast<float>(v)); std::memcpy(p, &h, 2); break; }
-      case DataType::kBF16: { const uint16_t h = floatToBf16(static_cast<float>(v)); std::memcpy(p, &h, 2); break; }
-      case DataType::kINT8: { const int8_t q = static_cast<int8_t>(v); std::memcpy(p, &q, 1); break; }
-      case DataType::kINT32: { const int32_t q = static_cast<int32_t>(v); std::memcpy(p, &q, 4); break; }
-      case DataType::kINT64: { const int64_t q = static_cast<int64_t>(v); std::memcpy(p, &q, 8); break; }
-      case DataType::kBOOL: { const uint8_t q = v != 0.0 ? 1 : 0; std::memcpy(p, &q, 1); break; }
-      case DataType::kUINT8: { const uint8_t q = static_cast<uint8_t>(v); std::memcpy(p, &q, 1); break; }
+      case DataType::kFLOAT: {
+        const float f = static_cast<float>(v);
+        std::memcpy(p, &f, 4);
+        break;
+      }
+      case DataType::kHALF: {
+        const uint16_t h = floatToHalf(static_cast<float>(v));
+        std::memcpy(p, &h, 2);
+        break;
+      }
+      case DataType::kBF16: {
+        const uint16_t h = floatToBf16(static_cast<float>(v));
+        std::memcpy(p, &h, 2);
+        break;
+      }
+      case DataType::kINT8: {
+        const int8_t q = static_cast<int8_t>(v);
+        std::memcpy(p, &q, 1);
+        break;
+      }
+      case DataType::kINT32: {
+        const int32_t q = static_cast<int32_t>(v);
+        std::memcpy(p, &q, 4);
+        break;
+      }
+      case DataType::kINT64: {
+        const int64_t q = static_cast<int64_t>(v);
+        std::memcpy(p, &q, 8);
+        break;
+      }
+      case DataType::kBOOL: {
+        const uint8_t q = v != 0.0 ? 1 : 0;
+        std::memcpy(p, &q, 1);
+        break;
+      }
+      case DataType::kUINT8: {
+        const uint8_t q = static_cast<uint8_t>(v);
+        std::memcpy(p, &q, 1);
+        break;
+      }
     }
   }
   ITensor* t = ctx.addConstantTensor(data, site.layerName("Constant"));
@@ -154,6 +184,19 @@ Status setOutput(ConversionCtx& ctx, const ir::Node& node, size_t index, ITensor
   return Status::ok();
 }
 
+StatusOr<ITensor*> tensorArg(ConversionCtx& ctx, const ir::Node& node, const std::vector<ConverterArg>& args,
+                             size_t index) {
+  if (index >= args.size()) {
+    return internalError("%" + node.name() + " (" + node.target() + ") has no argument #" + std::to_string(index));
+  }
+  KILN_ASSIGN_OR_RETURN(ITensor * t, args[index].asTensor());
+  const ir::TensorMeta* meta = tensorMetaArg(node, index);
+  if (meta == nullptr) return t;
+  const Dims known = meta->toDims();
+  if (known.nbDims != t->getDimensions().nbDims) return t;  // the converter reports what is wrong
+  return withKnownDims(ctx, Site(node, "arg" + std::to_string(index)), t, known);
+}
+
 void setUnusedOutputs(ConversionCtx& ctx, const ir::Node& node, size_t from) {
   for (size_t i = from; i < node.outputs().size(); ++i) {
     const ir::Value* value = node.output(i);
@@ -166,7 +209,8 @@ void setUnusedOutputs(ConversionCtx& ctx, const ir::Node& node, size_t from) {
     }
     if (empty) {
       HostTensor data(meta->dtype, meta->toDims());
-      ITensor* t = ctx.addConstantTensor(data, ConversionCtx::layerName("Constant", node, "unused" + std::to_string(i)));
+      ITensor* t =
+          ctx.addConstantTensor(data, ConversionCtx::layerName("Constant", node, "unused" + std::to_string(i)));
       if (t != nullptr) ctx.associateValueAndTensor(value, t);
     } else {
       ctx.associateValueAndConstant(value, ir::Constant::none());

@@ -25,8 +25,8 @@ int32_t rankOf(const Operand& a, const Operand& b) {
 }
 
 // Both operands as tensors of `type`.
-StatusOr<std::pair<ITensor*, ITensor*>> bothAs(ConversionCtx& ctx, const Site& site, const Operand& a,
-                                               const Operand& b, DataType type) {
+StatusOr<std::pair<ITensor*, ITensor*>> bothAs(ConversionCtx& ctx, const Site& site, const Operand& a, const Operand& b,
+                                               DataType type) {
   const int32_t rank = rankOf(a, b);
   KILN_ASSIGN_OR_RETURN(ITensor * ta, materialize(ctx, site.sub("self"), a, type, rank));
   KILN_ASSIGN_OR_RETURN(ITensor * tb, materialize(ctx, site.sub("other"), b, type, rank));
@@ -80,8 +80,8 @@ StatusOr<ITensor*> addScaled(ConversionCtx& ctx, const Site& site, const Operand
   Operand scaled;
   if (b.isTensor()) {
     KILN_ASSIGN_OR_RETURN(ITensor * tb, materialize(ctx, site.sub("other"), b, type, rankOf(a, b)));
-    KILN_ASSIGN_OR_RETURN(ITensor * s, materialize(ctx, site.sub("alpha"), Operand::of(alpha), type,
-                                                   tb->getDimensions().nbDims));
+    KILN_ASSIGN_OR_RETURN(ITensor * s,
+                          materialize(ctx, site.sub("alpha"), Operand::of(alpha), type, tb->getDimensions().nbDims));
     KILN_ASSIGN_OR_RETURN(ITensor * prod,
                           elementwiseSameType(ctx, site.sub("scale"), tb, s, ElementWiseOperation::kPROD));
     scaled = Operand::of(prod);
@@ -102,8 +102,7 @@ StatusOr<RoundingMode> roundingModeFrom(const ir::Constant& mode) {
   return invalidArgument("rounding_mode '" + text + "' is not one of None, 'trunc', 'floor'");
 }
 
-StatusOr<ITensor*> divide(ConversionCtx& ctx, const Site& site, const Operand& a, const Operand& b,
-                          RoundingMode mode) {
+StatusOr<ITensor*> divide(ConversionCtx& ctx, const Site& site, const Operand& a, const Operand& b, RoundingMode mode) {
   KILN_ASSIGN_OR_RETURN(DataType type, resultType({a, b}));
   const bool floating = categoryOf(type) == TypeCategory::kFLOAT;
   switch (mode) {
@@ -122,26 +121,30 @@ StatusOr<ITensor*> divide(ConversionCtx& ctx, const Site& site, const Operand& a
       if (type == DataType::kBOOL) return site.error("truncating division of bool tensors is not defined");
       KILN_ASSIGN_OR_RETURN(auto pair, bothAs(ctx, site, a, b, type));
       // Integer division truncates toward zero in the engine, like PyTorch's trunc mode.
-      KILN_ASSIGN_OR_RETURN(ITensor * q, elementwiseSameType(ctx, site, pair.first, pair.second,
-                                                             ElementWiseOperation::kDIV));
+      KILN_ASSIGN_OR_RETURN(ITensor * q,
+                            elementwiseSameType(ctx, site, pair.first, pair.second, ElementWiseOperation::kDIV));
       if (!floating) return q;
       // trunc(q) = sign(q) * floor(|q|): the engine has no trunc.
-      KILN_ASSIGN_OR_RETURN(ITensor * magnitude, outputOf(ctx, site.sub("abs"), ctx.net->addUnary(*q, UnaryOperation::kABS)));
+      KILN_ASSIGN_OR_RETURN(ITensor * magnitude,
+                            outputOf(ctx, site.sub("abs"), ctx.net->addUnary(*q, UnaryOperation::kABS)));
       KILN_ASSIGN_OR_RETURN(ITensor * floored,
                             outputOf(ctx, site.sub("floor"), ctx.net->addUnary(*magnitude, UnaryOperation::kFLOOR)));
-      KILN_ASSIGN_OR_RETURN(ITensor * sign, outputOf(ctx, site.sub("sign"), ctx.net->addUnary(*q, UnaryOperation::kSIGN)));
+      KILN_ASSIGN_OR_RETURN(ITensor * sign,
+                            outputOf(ctx, site.sub("sign"), ctx.net->addUnary(*q, UnaryOperation::kSIGN)));
       return elementwiseSameType(ctx, site.sub("trunc"), floored, sign, ElementWiseOperation::kPROD);
     }
   }
   return internalError(site.describe() + ": unknown rounding mode");
 }
 
-StatusOr<ITensor*> compare(ConversionCtx& ctx, const Site& site, const Operand& a, const Operand& b,
-                           Comparison cmp) {
+StatusOr<ITensor*> compare(ConversionCtx& ctx, const Site& site, const Operand& a, const Operand& b, Comparison cmp) {
   switch (cmp) {
-    case Comparison::kEQ: return elementwise(ctx, site, a, b, ElementWiseOperation::kEQUAL);
-    case Comparison::kGT: return elementwise(ctx, site, a, b, ElementWiseOperation::kGREATER);
-    case Comparison::kLT: return elementwise(ctx, site, a, b, ElementWiseOperation::kLESS);
+    case Comparison::kEQ:
+      return elementwise(ctx, site, a, b, ElementWiseOperation::kEQUAL);
+    case Comparison::kGT:
+      return elementwise(ctx, site, a, b, ElementWiseOperation::kGREATER);
+    case Comparison::kLT:
+      return elementwise(ctx, site, a, b, ElementWiseOperation::kLESS);
     case Comparison::kNE: {
       KILN_ASSIGN_OR_RETURN(ITensor * eq, elementwise(ctx, site.sub("eq"), a, b, ElementWiseOperation::kEQUAL));
       return outputOf(ctx, site, ctx.net->addUnary(*eq, UnaryOperation::kNOT));
@@ -174,6 +177,18 @@ StatusOr<ITensor*> power(ConversionCtx& ctx, const Site& site, const Operand& ba
   }
   KILN_ASSIGN_OR_RETURN(auto pair, bothAs(ctx, site, base, exponent, type));
   return elementwiseSameType(ctx, site, pair.first, pair.second, ElementWiseOperation::kPOW);
+}
+
+StatusOr<ITensor*> remainder(ConversionCtx& ctx, const Site& site, const Operand& a, const Operand& b) {
+  KILN_ASSIGN_OR_RETURN(DataType type, resultType({a, b}));
+  if (type == DataType::kBOOL) return site.error("remainder of bool tensors is not defined");
+  KILN_ASSIGN_OR_RETURN(auto pair, bothAs(ctx, site, a, b, type));
+  // The engine's floor division rounds toward -inf for integers and floats alike.
+  KILN_ASSIGN_OR_RETURN(ITensor * q, elementwiseSameType(ctx, site.sub("floor_div"), pair.first, pair.second,
+                                                         ElementWiseOperation::kFLOOR_DIV));
+  KILN_ASSIGN_OR_RETURN(ITensor * back,
+                        elementwiseSameType(ctx, site.sub("times"), q, pair.second, ElementWiseOperation::kPROD));
+  return elementwiseSameType(ctx, site, pair.first, back, ElementWiseOperation::kSUB);
 }
 
 StatusOr<ITensor*> logical(ConversionCtx& ctx, const Site& site, ITensor* a, ITensor* b, ElementWiseOperation op) {

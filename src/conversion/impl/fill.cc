@@ -5,6 +5,7 @@
 // meant for small int vectors, not activations. full_like therefore broadcasts through a select against the
 // `like` tensor, and full expands a one-element fill with a stride-0 slice.
 #include <algorithm>
+#include <cmath>
 
 #include "conversion/impl/impl.h"
 
@@ -32,8 +33,8 @@ StatusOr<ITensor*> fullLike(ConversionCtx& ctx, const Site& site, ITensor* like,
   const Dims dims = like->getDimensions();
   if (!hasDynamicExtent(dims)) return staticFill(ctx, site, dims, value, type);
   // select(like == like, v, v): every element is v whatever `like` holds (NaN included), in like's shape.
-  KILN_ASSIGN_OR_RETURN(ITensor * mask, elementwiseSameType(ctx, site.sub("mask"), like, like,
-                                                            ElementWiseOperation::kEQUAL));
+  KILN_ASSIGN_OR_RETURN(ITensor * mask,
+                        elementwiseSameType(ctx, site.sub("mask"), like, like, ElementWiseOperation::kEQUAL));
   ITensor* v = ctx.addScalar(value, type, dims.nbDims, site.layerName("Constant"));
   if (v == nullptr) return ctx.status().withContext(site.describe());
   return outputOf(ctx, site, ctx.net->addSelect(*mask, *v, *v));
@@ -42,8 +43,7 @@ StatusOr<ITensor*> fullLike(ConversionCtx& ctx, const Site& site, ITensor* like,
 StatusOr<ITensor*> full(ConversionCtx& ctx, const Site& site, const std::vector<ShapeItem>& size, double value,
                         DataType type) {
   if (size.size() > static_cast<size_t>(Dims::kMAX_DIMS)) {
-    return site.error("full with " + std::to_string(size.size()) + " dims: at most " +
-                      std::to_string(Dims::kMAX_DIMS));
+    return site.error("full with " + std::to_string(size.size()) + " dims: at most " + std::to_string(Dims::kMAX_DIMS));
   }
   const bool allStatic = std::all_of(size.begin(), size.end(), [](const ShapeItem& s) { return s.isStatic(); });
   Dims dims;
@@ -56,6 +56,23 @@ StatusOr<ITensor*> full(ConversionCtx& ctx, const Site& site, const std::vector<
   KILN_ASSIGN_OR_RETURN(ITensor * filled, staticFill(ctx, site.sub("one"), dims, value, type));
   if (allStatic) return filled;
   return expand(ctx, site, filled, size);
+}
+
+StatusOr<ITensor*> arange(ConversionCtx& ctx, const Site& site, double start, double end, double step, DataType type) {
+  if (step == 0.0 || !std::isfinite(start) || !std::isfinite(end) || !std::isfinite(step)) {
+    return site.error("arange needs finite bounds and a nonzero step");
+  }
+  const double count = std::ceil((end - start) / step);
+  if ((end - start) * step < 0 || count > static_cast<double>(int64_t{1} << 40)) {
+    return site.error("arange(" + std::to_string(start) + ", " + std::to_string(end) + ", " + std::to_string(step) +
+                      ") has an impossible or too large size");
+  }
+  KILN_ASSIGN_OR_RETURN(
+      IFillLayer * layer,
+      added(ctx, site, ctx.net->addFill(Dims{static_cast<int64_t>(count)}, FillOperation::kLINSPACE, type)));
+  layer->setAlpha(start);
+  layer->setBeta(step);
+  return layer->getOutput(0);
 }
 
 }  // namespace impl

@@ -84,6 +84,10 @@ StatusOr<ITensor*> spatialProxy(ConversionCtx& ctx, const Site& site, ITensor* x
 // identity layer (views and no-op casts would otherwise alias the input).
 Status setOutput(ConversionCtx& ctx, const ir::Node& node, size_t index, ITensor* tensor,
                  const std::vector<ConverterArg>& args);
+// Tensor argument `index`, with the static extents the IR knows for it restored (withKnownDims) when the engine
+// lost them: shape converters decide broadcasting and squeezing from extents of 1.
+StatusOr<ITensor*> tensorArg(ConversionCtx& ctx, const ir::Node& node, const std::vector<ConverterArg>& args,
+                             size_t index);
 // Outputs nobody reads (batch norm's saved statistics ...): an empty constant when the IR says the output has
 // no elements, otherwise None (getitem never reads them: validators make sure of that).
 void setUnusedOutputs(ConversionCtx& ctx, const ir::Node& node, size_t from);
@@ -109,8 +113,16 @@ TypeCategory categoryOf(DataType type);
 struct Operand {
   ITensor* tensor = nullptr;
   ir::Constant scalar;
-  static Operand of(ITensor* t) { Operand o; o.tensor = t; return o; }
-  static Operand of(ir::Constant c) { Operand o; o.scalar = std::move(c); return o; }
+  static Operand of(ITensor* t) {
+    Operand o;
+    o.tensor = t;
+    return o;
+  }
+  static Operand of(ir::Constant c) {
+    Operand o;
+    o.scalar = std::move(c);
+    return o;
+  }
   bool isTensor() const { return tensor != nullptr; }
 };
 // An operand from a converter argument (a tensor or a number); errors name the argument.
@@ -141,19 +153,19 @@ StatusOr<ITensor*> addScaled(ConversionCtx& ctx, const Site& site, const Operand
                              const ir::Constant& alpha, ElementWiseOperation op);
 enum class RoundingMode { kNONE, kTRUNC, kFLOOR };
 StatusOr<RoundingMode> roundingModeFrom(const ir::Constant& mode);
-StatusOr<ITensor*> divide(ConversionCtx& ctx, const Site& site, const Operand& a, const Operand& b,
-                          RoundingMode mode);
+StatusOr<ITensor*> divide(ConversionCtx& ctx, const Site& site, const Operand& a, const Operand& b, RoundingMode mode);
 enum class Comparison { kEQ, kNE, kGT, kLT, kGE, kLE };
-StatusOr<ITensor*> compare(ConversionCtx& ctx, const Site& site, const Operand& a, const Operand& b,
-                           Comparison cmp);
+StatusOr<ITensor*> compare(ConversionCtx& ctx, const Site& site, const Operand& a, const Operand& b, Comparison cmp);
 StatusOr<ITensor*> power(ConversionCtx& ctx, const Site& site, const Operand& base, const Operand& exponent);
+// Python's modulo (torch.remainder): a - floor(a / b) * b, the sign of the divisor.
+StatusOr<ITensor*> remainder(ConversionCtx& ctx, const Site& site, const Operand& a, const Operand& b);
 // logical_and/or/xor: nonzero is true; the result is bool.
 StatusOr<ITensor*> logical(ConversionCtx& ctx, const Site& site, ITensor* a, ITensor* b, ElementWiseOperation op);
 
 // ---- activations (activation.cc) ---------------------------------------------------------------------
 
-StatusOr<ITensor*> activation(ConversionCtx& ctx, const Site& site, ITensor* x, ActivationType type,
-                              float alpha = 0.f, float beta = 0.f);
+StatusOr<ITensor*> activation(ConversionCtx& ctx, const Site& site, ITensor* x, ActivationType type, float alpha = 0.f,
+                              float beta = 0.f);
 StatusOr<ITensor*> relu(ConversionCtx& ctx, const Site& site, ITensor* x);
 // clamp(min, max) with promotion (a float bound with an int tensor gives float32); None leaves a side open.
 StatusOr<ITensor*> clamp(ConversionCtx& ctx, const Site& site, ITensor* x, const ir::Constant& min,
@@ -178,8 +190,16 @@ StatusOr<ITensor*> logicalNot(ConversionCtx& ctx, const Site& site, ITensor* x);
 struct ShapeItem {
   int64_t value = 0;
   ITensor* tensor = nullptr;
-  static ShapeItem number(int64_t v) { ShapeItem s; s.value = v; return s; }
-  static ShapeItem fromTensor(ITensor* t) { ShapeItem s; s.tensor = t; return s; }
+  static ShapeItem number(int64_t v) {
+    ShapeItem s;
+    s.value = v;
+    return s;
+  }
+  static ShapeItem fromTensor(ITensor* t) {
+    ShapeItem s;
+    s.tensor = t;
+    return s;
+  }
   bool isStatic() const { return tensor == nullptr; }
 };
 // A SymInt[] argument as shape items.
@@ -220,8 +240,7 @@ StatusOr<std::vector<ITensor*>> split(ConversionCtx& ctx, const Site& site, ITen
 
 // ---- where, embedding, fill (where.cc, embedding.cc, fill.cc) ------------------------------------------
 
-StatusOr<ITensor*> where(ConversionCtx& ctx, const Site& site, ITensor* condition, const Operand& a,
-                         const Operand& b);
+StatusOr<ITensor*> where(ConversionCtx& ctx, const Site& site, ITensor* condition, const Operand& a, const Operand& b);
 // weight[indices] (gather along dim 0); indices must be int32/int64.
 StatusOr<ITensor*> embedding(ConversionCtx& ctx, const Site& site, ITensor* weight, ITensor* indices);
 // A tensor of `like`'s shape (dynamic extents from its shape) filled with `value` as `type`.
@@ -229,6 +248,8 @@ StatusOr<ITensor*> fullLike(ConversionCtx& ctx, const Site& site, ITensor* like,
 // A tensor of a size list (static or SymInt items) filled with `value` as `type`.
 StatusOr<ITensor*> full(ConversionCtx& ctx, const Site& site, const std::vector<ShapeItem>& size, double value,
                         DataType type);
+// torch.arange(start, end, step): ceil((end - start) / step) values start + i * step, computed when built.
+StatusOr<ITensor*> arange(ConversionCtx& ctx, const Site& site, double start, double end, double step, DataType type);
 // The dtype torch.full gives a fill value without dtype: bool, int64 or float32.
 DataType defaultTypeOf(const ir::Constant& value);
 
@@ -279,8 +300,8 @@ struct BatchNormParams {
 };
 StatusOr<ITensor*> batchNorm(ConversionCtx& ctx, const Site& site, ITensor* x, const BatchNormParams& params);
 // Layer norm over the last `normalizedRank` dims; weight/bias may be null.
-StatusOr<ITensor*> layerNorm(ConversionCtx& ctx, const Site& site, ITensor* x, int32_t normalizedRank,
-                             ITensor* weight, ITensor* bias, double eps);
+StatusOr<ITensor*> layerNorm(ConversionCtx& ctx, const Site& site, ITensor* x, int32_t normalizedRank, ITensor* weight,
+                             ITensor* bias, double eps);
 StatusOr<ITensor*> softmax(ConversionCtx& ctx, const Site& site, ITensor* x, int64_t dim);
 StatusOr<ITensor*> logSoftmax(ConversionCtx& ctx, const Site& site, ITensor* x, int64_t dim);
 
@@ -296,8 +317,8 @@ StatusOr<ITensor*> any(ConversionCtx& ctx, const Site& site, ITensor* x, const s
 // ---- attention (attention.cc) -------------------------------------------------------------------------
 
 // softmax(scale * Q K^T + mask) V; mask bool (true attends) or additive float; scale absent: 1/sqrt(E).
-StatusOr<ITensor*> scaledDotProductAttention(ConversionCtx& ctx, const Site& site, ITensor* q, ITensor* k,
-                                             ITensor* v, ITensor* mask, bool causal, std::optional<double> scale);
+StatusOr<ITensor*> scaledDotProductAttention(ConversionCtx& ctx, const Site& site, ITensor* q, ITensor* k, ITensor* v,
+                                             ITensor* mask, bool causal, std::optional<double> scale);
 
 }  // namespace impl
 }  // namespace conversion

@@ -73,7 +73,8 @@ StatusOr<ITensor*> batchNorm(ConversionCtx& ctx, const Site& site, ITensor* x, c
     const Dims paramDims = channelDims(dims.nbDims, channels);
     KILN_ASSIGN_OR_RETURN(ITensor * s, constantOf(ctx, site.sub("scale"), type, paramDims, scale));
     KILN_ASSIGN_OR_RETURN(ITensor * t, constantOf(ctx, site.sub("shift"), type, paramDims, shift));
-    KILN_ASSIGN_OR_RETURN(ITensor * scaled, elementwiseSameType(ctx, site.sub("mul"), x, s, ElementWiseOperation::kPROD));
+    KILN_ASSIGN_OR_RETURN(ITensor * scaled,
+                          elementwiseSameType(ctx, site.sub("mul"), x, s, ElementWiseOperation::kPROD));
     return elementwiseSameType(ctx, site, scaled, t, ElementWiseOperation::kSUM);
   }
   // Parameters computed in the engine: (x - mean) * rsqrt(var + eps) * weight + bias.
@@ -82,13 +83,13 @@ StatusOr<ITensor*> batchNorm(ConversionCtx& ctx, const Site& site, ITensor* x, c
   KILN_ASSIGN_OR_RETURN(ITensor * var, channelParam(ctx, site.sub("var"), params.var, rank, type));
   ITensor* epsilon = ctx.addScalar(params.eps, type, rank, site.sub("eps").layerName("Constant"));
   if (epsilon == nullptr) return ctx.status().withContext(site.describe());
-  KILN_ASSIGN_OR_RETURN(ITensor * varEps, elementwiseSameType(ctx, site.sub("var_eps"), var, epsilon,
-                                                              ElementWiseOperation::kSUM));
+  KILN_ASSIGN_OR_RETURN(ITensor * varEps,
+                        elementwiseSameType(ctx, site.sub("var_eps"), var, epsilon, ElementWiseOperation::kSUM));
   KILN_ASSIGN_OR_RETURN(ITensor * inv, rsqrt(ctx, site.sub("rsqrt"), varEps));
-  KILN_ASSIGN_OR_RETURN(ITensor * centered, elementwiseSameType(ctx, site.sub("center"), x, mean,
-                                                                ElementWiseOperation::kSUB));
-  KILN_ASSIGN_OR_RETURN(ITensor * out, elementwiseSameType(ctx, site.sub("normalize"), centered, inv,
-                                                           ElementWiseOperation::kPROD));
+  KILN_ASSIGN_OR_RETURN(ITensor * centered,
+                        elementwiseSameType(ctx, site.sub("center"), x, mean, ElementWiseOperation::kSUB));
+  KILN_ASSIGN_OR_RETURN(ITensor * out,
+                        elementwiseSameType(ctx, site.sub("normalize"), centered, inv, ElementWiseOperation::kPROD));
   if (!params.weight.isNone()) {
     KILN_ASSIGN_OR_RETURN(ITensor * w, channelParam(ctx, site.sub("weight"), params.weight, rank, type));
     KILN_ASSIGN_OR_RETURN(out, elementwiseSameType(ctx, site.sub("scale"), out, w, ElementWiseOperation::kPROD));
@@ -100,8 +101,8 @@ StatusOr<ITensor*> batchNorm(ConversionCtx& ctx, const Site& site, ITensor* x, c
   return out;
 }
 
-StatusOr<ITensor*> layerNorm(ConversionCtx& ctx, const Site& site, ITensor* x, int32_t normalizedRank,
-                             ITensor* weight, ITensor* bias, double eps) {
+StatusOr<ITensor*> layerNorm(ConversionCtx& ctx, const Site& site, ITensor* x, int32_t normalizedRank, ITensor* weight,
+                             ITensor* bias, double eps) {
   const Dims dims = x->getDimensions();
   const DataType type = x->getType();
   if (categoryOf(type) != TypeCategory::kFLOAT) {
@@ -155,11 +156,12 @@ StatusOr<ITensor*> logSoftmax(ConversionCtx& ctx, const Site& site, ITensor* x, 
   if (rank == 0) return fullLike(ctx, site, x, 0.0, x->getType());
   // x - max - log(sum(exp(x - max))): stable for large logits.
   KILN_ASSIGN_OR_RETURN(ITensor * max, reduce(ctx, site.sub("max"), x, ReduceOperation::kMAX, {d}, true));
-  KILN_ASSIGN_OR_RETURN(ITensor * shifted, elementwiseSameType(ctx, site.sub("shift"), x, max,
-                                                               ElementWiseOperation::kSUB));
+  KILN_ASSIGN_OR_RETURN(ITensor * shifted,
+                        elementwiseSameType(ctx, site.sub("shift"), x, max, ElementWiseOperation::kSUB));
   KILN_ASSIGN_OR_RETURN(ITensor * e, outputOf(ctx, site.sub("exp"), ctx.net->addUnary(*shifted, UnaryOperation::kEXP)));
   KILN_ASSIGN_OR_RETURN(ITensor * sum, reduce(ctx, site.sub("sum"), e, ReduceOperation::kSUM, {d}, true));
-  KILN_ASSIGN_OR_RETURN(ITensor * logSum, outputOf(ctx, site.sub("log"), ctx.net->addUnary(*sum, UnaryOperation::kLOG)));
+  KILN_ASSIGN_OR_RETURN(ITensor * logSum,
+                        outputOf(ctx, site.sub("log"), ctx.net->addUnary(*sum, UnaryOperation::kLOG)));
   return elementwiseSameType(ctx, site, shifted, logSum, ElementWiseOperation::kSUB);
 }
 

@@ -21,8 +21,8 @@ StatusOr<std::vector<int64_t>> perDim(const Site& site, const std::vector<int64_
   if (values.empty()) return fallback;
   if (values.size() == 1) return std::vector<int64_t>(n, values[0]);
   if (values.size() != n) {
-    return site.error(std::string(what) + " has " + std::to_string(values.size()) + " values for " +
-                      std::to_string(n) + " spatial dims");
+    return site.error(std::string(what) + " has " + std::to_string(values.size()) + " values for " + std::to_string(n) +
+                      " spatial dims");
   }
   return values;
 }

@@ -188,8 +188,8 @@ StatusOr<ITensor*> expand(ConversionCtx& ctx, const Site& site, ITensor* x, cons
   const int32_t inRank = x->getDimensions().nbDims;
   const auto outRank = static_cast<int32_t>(size.size());
   if (outRank < inRank) {
-    return site.error("expand to " + std::to_string(outRank) + " dims from a tensor of rank " +
-                      std::to_string(inRank) + ": the size must have at least the tensor's rank");
+    return site.error("expand to " + std::to_string(outRank) + " dims from a tensor of rank " + std::to_string(inRank) +
+                      ": the size must have at least the tensor's rank");
   }
   if (outRank > Dims::kMAX_DIMS) return site.error("expand to more than " + std::to_string(Dims::kMAX_DIMS) + " dims");
   const int32_t lead = outRank - inRank;
@@ -216,8 +216,8 @@ StatusOr<ITensor*> expand(ConversionCtx& ctx, const Site& site, ITensor* x, cons
     }
     if (keep) {
       if (target.isStatic() && target.value != -1 && extent >= 0 && target.value != extent) {
-        return site.error("cannot expand dim " + std::to_string(i) + " of extent " + std::to_string(extent) +
-                          " to " + std::to_string(target.value) + " (only extent-1 dims broadcast)");
+        return site.error("cannot expand dim " + std::to_string(i) + " of extent " + std::to_string(extent) + " to " +
+                          std::to_string(target.value) + " (only extent-1 dims broadcast)");
       }
       KILN_ASSIGN_OR_RETURN(outItems[static_cast<size_t>(i)], dimOf(ctx, site.sub("d" + std::to_string(i)), in, i));
     } else {
@@ -268,8 +268,8 @@ StatusOr<ITensor*> flatten(ConversionCtx& ctx, const Site& site, ITensor* x, int
   if (in.nbDims == 0) return reshape(ctx, site, x, {ShapeItem::number(1)});
   KILN_ASSIGN_OR_RETURN(int32_t start, normalizeDim(site, startDim, in.nbDims, "start_dim"));
   KILN_ASSIGN_OR_RETURN(int32_t end, normalizeDim(site, endDim, in.nbDims, "end_dim"));
-  if (start > end) return site.error("flatten start_dim " + std::to_string(startDim) + " is after end_dim " +
-                                     std::to_string(endDim));
+  if (start > end)
+    return site.error("flatten start_dim " + std::to_string(startDim) + " is after end_dim " + std::to_string(endDim));
   if (start == end) return identity(ctx, site, x);
   std::vector<ShapeItem> items;
   for (int32_t i = 0; i < start; ++i) {
@@ -287,9 +287,9 @@ StatusOr<ITensor*> flatten(ConversionCtx& ctx, const Site& site, ITensor* x, int
     if (dynamicProduct == nullptr) {
       dynamicProduct = item.tensor;
     } else {
-      KILN_ASSIGN_OR_RETURN(dynamicProduct, elementwiseSameType(ctx, site.sub("prod" + std::to_string(i)),
-                                                                dynamicProduct, item.tensor,
-                                                                ElementWiseOperation::kPROD));
+      KILN_ASSIGN_OR_RETURN(dynamicProduct,
+                            elementwiseSameType(ctx, site.sub("prod" + std::to_string(i)), dynamicProduct, item.tensor,
+                                                ElementWiseOperation::kPROD));
     }
   }
   if (dynamicProduct == nullptr) {
@@ -298,8 +298,8 @@ StatusOr<ITensor*> flatten(ConversionCtx& ctx, const Site& site, ITensor* x, int
     items.push_back(ShapeItem::fromTensor(dynamicProduct));
   } else {
     KILN_ASSIGN_OR_RETURN(ITensor * factor, int64Vector(ctx, site.sub("factor"), {product}));
-    KILN_ASSIGN_OR_RETURN(ITensor * all, elementwiseSameType(ctx, site.sub("prod"), dynamicProduct, factor,
-                                                             ElementWiseOperation::kPROD));
+    KILN_ASSIGN_OR_RETURN(
+        ITensor * all, elementwiseSameType(ctx, site.sub("prod"), dynamicProduct, factor, ElementWiseOperation::kPROD));
     items.push_back(ShapeItem::fromTensor(all));
   }
   for (int32_t i = end + 1; i < in.nbDims; ++i) {

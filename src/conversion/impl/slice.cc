@@ -26,11 +26,16 @@ StatusOr<ShapeItem> arith(ConversionCtx& ctx, const Site& site, const ShapeItem&
                           ElementWiseOperation op) {
   if (a.isStatic() && b.isStatic()) {
     switch (op) {
-      case ElementWiseOperation::kSUM: return ShapeItem::number(a.value + b.value);
-      case ElementWiseOperation::kSUB: return ShapeItem::number(a.value - b.value);
-      case ElementWiseOperation::kMIN: return ShapeItem::number(std::min(a.value, b.value));
-      case ElementWiseOperation::kMAX: return ShapeItem::number(std::max(a.value, b.value));
-      case ElementWiseOperation::kFLOOR_DIV: return ShapeItem::number(floorDiv(a.value, b.value));
+      case ElementWiseOperation::kSUM:
+        return ShapeItem::number(a.value + b.value);
+      case ElementWiseOperation::kSUB:
+        return ShapeItem::number(a.value - b.value);
+      case ElementWiseOperation::kMIN:
+        return ShapeItem::number(std::min(a.value, b.value));
+      case ElementWiseOperation::kMAX:
+        return ShapeItem::number(std::max(a.value, b.value));
+      case ElementWiseOperation::kFLOOR_DIV:
+        return ShapeItem::number(floorDiv(a.value, b.value));
       case ElementWiseOperation::kPROD:
       case ElementWiseOperation::kDIV:
       case ElementWiseOperation::kPOW:
@@ -39,7 +44,8 @@ StatusOr<ShapeItem> arith(ConversionCtx& ctx, const Site& site, const ShapeItem&
       case ElementWiseOperation::kXOR:
       case ElementWiseOperation::kEQUAL:
       case ElementWiseOperation::kGREATER:
-      case ElementWiseOperation::kLESS: break;
+      case ElementWiseOperation::kLESS:
+        break;
     }
     return internalError(site.describe() + ": unsupported shape arithmetic");
   }
@@ -61,11 +67,11 @@ StatusOr<ShapeItem> normalizeBound(ConversionCtx& ctx, const Site& site, const S
     // Sign known only at run time: select(b < 0, b + extent, b), all in shape tensors.
     KILN_ASSIGN_OR_RETURN(ITensor * t, asShapeScalar(ctx, site.sub("bound"), bound.tensor));
     KILN_ASSIGN_OR_RETURN(ITensor * zero, int64Vector(ctx, site.sub("zero"), {0}));
-    KILN_ASSIGN_OR_RETURN(ITensor * negative, elementwiseSameType(ctx, site.sub("negative"), t, zero,
-                                                                  ElementWiseOperation::kLESS));
+    KILN_ASSIGN_OR_RETURN(ITensor * negative,
+                          elementwiseSameType(ctx, site.sub("negative"), t, zero, ElementWiseOperation::kLESS));
     KILN_ASSIGN_OR_RETURN(ITensor * e, itemTensor(ctx, site.sub("extent"), extent));
-    KILN_ASSIGN_OR_RETURN(ITensor * wrapped, elementwiseSameType(ctx, site.sub("wrap"), t, e,
-                                                                 ElementWiseOperation::kSUM));
+    KILN_ASSIGN_OR_RETURN(ITensor * wrapped,
+                          elementwiseSameType(ctx, site.sub("wrap"), t, e, ElementWiseOperation::kSUM));
     KILN_ASSIGN_OR_RETURN(ITensor * chosen,
                           outputOf(ctx, site.sub("select"), ctx.net->addSelect(*negative, *wrapped, *t)));
     b = ShapeItem::fromTensor(chosen);
@@ -89,8 +95,8 @@ StatusOr<ITensor*> slice(ConversionCtx& ctx, const Site& site, ITensor* x, int64
   KILN_ASSIGN_OR_RETURN(ShapeItem e, normalizeBound(ctx, site.sub("end"), endItem, s, extent));
   // len = ceil((e - s) / step)
   KILN_ASSIGN_OR_RETURN(ShapeItem span, arith(ctx, site.sub("span"), e, s, ElementWiseOperation::kSUB));
-  KILN_ASSIGN_OR_RETURN(ShapeItem padded, arith(ctx, site.sub("round"), span, ShapeItem::number(step - 1),
-                                                ElementWiseOperation::kSUM));
+  KILN_ASSIGN_OR_RETURN(ShapeItem padded,
+                        arith(ctx, site.sub("round"), span, ShapeItem::number(step - 1), ElementWiseOperation::kSUM));
   KILN_ASSIGN_OR_RETURN(ShapeItem length, arith(ctx, site.sub("length"), padded, ShapeItem::number(step),
                                                 ElementWiseOperation::kFLOOR_DIV));
   if (s.isStatic() && s.value == 0 && step == 1 && extent.isStatic() && length.isStatic() &&
@@ -151,8 +157,8 @@ StatusOr<ITensor*> select(ConversionCtx& ctx, const Site& site, ITensor* x, int6
                         std::to_string(d) + " of extent " + std::to_string(extent));
     }
     // A 0-D index removes the dim; the gather layer counts negative indices from the end like PyTorch.
-    KILN_ASSIGN_OR_RETURN(indexTensor, constantOf(ctx, site.sub("index"), DataType::kINT64, Dims{},
-                                                  {static_cast<double>(index.value)}));
+    KILN_ASSIGN_OR_RETURN(
+        indexTensor, constantOf(ctx, site.sub("index"), DataType::kINT64, Dims{}, {static_cast<double>(index.value)}));
   } else {
     KILN_ASSIGN_OR_RETURN(ITensor * t, asShapeScalar(ctx, site.sub("index"), index.tensor));
     KILN_ASSIGN_OR_RETURN(IShuffleLayer * scalar, added(ctx, site.sub("index0d"), ctx.net->addShuffle(*t)));
@@ -203,8 +209,9 @@ StatusOr<std::vector<ITensor*>> split(ConversionCtx& ctx, const Site& site, ITen
   const int64_t count = size == 0 ? 1 : std::max<int64_t>(1, (extent + size - 1) / size);
   for (int64_t i = 0; i < count; ++i) {
     const int64_t from = i * size;
-    KILN_ASSIGN_OR_RETURN(ITensor * piece, slice(ctx, site.sub("piece" + std::to_string(i)), x, d,
-                                                 ShapeItem::number(from), ShapeItem::number(std::min(extent, from + size)), 1));
+    KILN_ASSIGN_OR_RETURN(ITensor * piece,
+                          slice(ctx, site.sub("piece" + std::to_string(i)), x, d, ShapeItem::number(from),
+                                ShapeItem::number(std::min(extent, from + size)), 1));
     pieces.push_back(piece);
   }
   return pieces;

@@ -7,8 +7,7 @@ namespace kiln {
 namespace conversion {
 namespace impl {
 
-StatusOr<ITensor*> where(ConversionCtx& ctx, const Site& site, ITensor* condition, const Operand& a,
-                         const Operand& b) {
+StatusOr<ITensor*> where(ConversionCtx& ctx, const Site& site, ITensor* condition, const Operand& a, const Operand& b) {
   KILN_ASSIGN_OR_RETURN(DataType type, resultType({a, b}));
   int32_t rank = condition->getDimensions().nbDims;
   if (a.isTensor()) rank = std::max(rank, a.tensor->getDimensions().nbDims);

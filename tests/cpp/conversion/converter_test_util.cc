@@ -140,8 +140,9 @@ void expectValues(const HostTensor& actual, DataType type, const Dims& dims, con
   ASSERT_EQ(got.size(), expected.size());
   int reported = 0;
   for (size_t i = 0; i < got.size(); ++i) {
-    const bool ok = std::isnan(expected[i]) ? std::isnan(got[i])
-                                             : std::fabs(got[i] - expected[i]) <= tolerance * (1 + std::fabs(expected[i]));
+    const bool ok = std::isnan(expected[i])
+                        ? std::isnan(got[i])
+                        : std::fabs(got[i] - expected[i]) <= tolerance * (1 + std::fabs(expected[i]));
     if (!ok && reported++ < 5) ADD_FAILURE() << "element " << i << ": got " << got[i] << ", expected " << expected[i];
   }
 }

@@ -60,9 +60,9 @@ TEST(ConvertersTest, ConvBatchNormRelu) {
     ir::Value* x = g.input("x", tensorOf(DataType::kFLOAT, Dims{n, cin, h, w}, xv), {b, cin, h, w});
     ir::Value* wt = g.weight("conv_weight", tensorOf(DataType::kFLOAT, Dims{cout, cin, k, k}, wv));
     ir::Value* bias = g.weight("conv_bias", tensorOf(DataType::kFLOAT, Dims{cout}, bv));
-    ir::Node* conv = g.call(kCONV, "conv", {v(x), v(wt), v(bias), ints({1, 1}), ints({1, 1}), ints({1, 1}), c(false),
-                                            ints({0, 0}), c(1)},
-                            {meta({b, cout, h, w})});
+    ir::Node* conv = g.call(
+        kCONV, "conv", {v(x), v(wt), v(bias), ints({1, 1}), ints({1, 1}), ints({1, 1}), c(false), ints({0, 0}), c(1)},
+        {meta({b, cout, h, w})});
     std::vector<ir::Value*> p;
     for (const auto& [name, values] : std::vector<std::pair<std::string, std::vector<double>>>{
              {"bn_weight", gamma}, {"bn_bias", beta}, {"bn_mean", mean}, {"bn_var", var}}) {
@@ -111,8 +111,8 @@ TEST(ConvertersTest, AddmmWithPermutedWeightIsLinear) {
   ir::Value* b = g.weight("fc_bias", tensorOf(DataType::kFLOAT, Dims{3}, bv));
   ir::Node* wt = g.call(kPERMUTE, "permute", {v(w), ints({1, 0})}, {meta({4, 3})});
   ir::Node* mm = g.call(kADDMM, "addmm", {v(b), v(x), v(wt)}, {meta({-1, 3})});
-  ir::Node* mm2 = g.call(kADDMM, "addmm_scaled", {v(b), v(x), v(wt)}, {meta({-1, 3})},
-                         {{"beta", c(0.5)}, {"alpha", c(2.0)}});
+  ir::Node* mm2 =
+      g.call(kADDMM, "addmm_scaled", {v(b), v(x), v(wt)}, {meta({-1, 3})}, {{"beta", c(0.5)}, {"alpha", c(2.0)}});
   ir::Node* lin = g.call(kLINEAR, "linear", {v(x), v(w), v(b)}, {meta({-1, 3})});
   g.outputs({mm->output(0), mm2->output(0), lin->output(0)});
   auto out = g.run();
@@ -234,8 +234,8 @@ TEST(ConvertersTest, AddWithScalarTypePromotion) {
   ir::Node* d = g.call(kADD, "bool_plus_bool", {v(flag), v(flag)}, {meta({4}, DataType::kBOOL)});
   ir::Node* e = g.call(kMUL, "bool_times_int", {v(flag), v(i64)}, {meta({4}, DataType::kINT64)});
   ir::Node* q = g.call(kDIV, "int_div_int", {v(i32), c(2)}, {meta({4})});
-  ir::Node* fl = g.call(kDIV_MODE, "floor_div", {v(i32), c(2)}, {meta({4}, DataType::kINT32)},
-                        {{"rounding_mode", c("floor")}});
+  ir::Node* fl =
+      g.call(kDIV_MODE, "floor_div", {v(i32), c(2)}, {meta({4}, DataType::kINT32)}, {{"rounding_mode", c("floor")}});
   ir::Node* tr = g.call(kDIV_MODE, "trunc_div", {v(f), c(1.0)}, {meta({4})}, {{"rounding_mode", c("trunc")}});
   ir::Node* s = g.call(kSUB, "sub_alpha", {v(f), v(i32)}, {meta({4})}, {{"alpha", c(2)}});
   ir::Node* r = g.call(kRSUB, "rsub", {v(i64), c(1)}, {meta({4}, DataType::kINT64)});
@@ -337,8 +337,7 @@ TEST(ConvertersTest, ScaledDotProductAttentionCausal) {
   auto out = g.run();
   expectValues(out["causal"], DataType::kFLOAT, Dims{b, h, s, e}, attentionReference(q, k, vv, b * h, s, e, true),
                1e-4);
-  expectValues(out["full"], DataType::kFLOAT, Dims{b, h, s, e}, attentionReference(q, k, vv, b * h, s, e, false),
-               1e-4);
+  expectValues(out["full"], DataType::kFLOAT, Dims{b, h, s, e}, attentionReference(q, k, vv, b * h, s, e, false), 1e-4);
 
   // Dropout is random: such nodes stay in PyTorch.
   GraphCase dropout;

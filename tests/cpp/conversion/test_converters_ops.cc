@@ -49,8 +49,7 @@ constexpr const char* kTO_COPY =
 constexpr const char* kCONV =
     "aten::convolution(Tensor input, Tensor weight, Tensor? bias, SymInt[] stride, SymInt[] padding, "
     "SymInt[] dilation, bool transposed, SymInt[] output_padding, SymInt groups) -> Tensor";
-constexpr const char* kEXPAND =
-    "aten::expand(Tensor(a) self, SymInt[] size, *, bool implicit=False) -> Tensor(a)";
+constexpr const char* kEXPAND = "aten::expand(Tensor(a) self, SymInt[] size, *, bool implicit=False) -> Tensor(a)";
 constexpr const char* kBMM = "aten::bmm(Tensor self, Tensor mat2) -> Tensor";
 constexpr const char* kPERMUTE = "aten::permute(Tensor(a) self, int[] dims) -> Tensor(a)";
 constexpr const char* kSQUEEZE = "aten::squeeze.dims(Tensor(a) self, int[] dim) -> Tensor(a)";
@@ -68,8 +67,8 @@ TEST(ConvertersOpsTest, MaxPoolWithUnusedIndicesAndAveragePools) {
   ir::Value* x = g.input("x", tensorOf(DataType::kFLOAT, Dims{1, 1, 4, 4}, xv), {-1, 1, -1, -1}, 2);
   ir::Node* mp = g.call(kMAX_POOL, "maxpool", {v(x), ints({2, 2}), ints({2, 2})},
                         {meta({-1, 1, -1, -1}), meta({-1, 1, -1, -1}, DataType::kINT64)});
-  ir::Node* ap = g.call(kAVG_POOL, "avgpool", {v(x), ints({3, 3}), ints({1, 1}), ints({1, 1})},
-                        {meta({-1, 1, -1, -1})}, {{"count_include_pad", c(false)}});
+  ir::Node* ap = g.call(kAVG_POOL, "avgpool", {v(x), ints({3, 3}), ints({1, 1}), ints({1, 1})}, {meta({-1, 1, -1, -1})},
+                        {{"count_include_pad", c(false)}});
   ir::Node* global = g.call(kADAPTIVE, "global", {v(x), ints({1, 1})}, {meta({-1, 1, 1, 1})});
   g.outputs({mp->output(0), ap->output(0), global->output(0)});
   EXPECT_TRUE(g.supported(mp));
@@ -108,8 +107,9 @@ TEST(ConvertersOpsTest, MaxPoolWithUnusedIndicesAndAveragePools) {
   ir::Value* rx = refused.input("x", tensorOf(DataType::kFLOAT, Dims{1, 1, 5, 5}, std::vector<double>(25, 1.0)));
   ir::Node* used = refused.call(kMAX_POOL, "used", {v(rx), ints({2, 2})},
                                 {meta({1, 1, 2, 2}), meta({1, 1, 2, 2}, DataType::kINT64)});
-  ir::Node* dilated = refused.call(kMAX_POOL, "dilated", {v(rx), ints({2, 2}), ints({1, 1}), ints({0, 0}), ints({2, 2})},
-                                   {meta({1, 1, 3, 3}), meta({1, 1, 3, 3}, DataType::kINT64)});
+  ir::Node* dilated =
+      refused.call(kMAX_POOL, "dilated", {v(rx), ints({2, 2}), ints({1, 1}), ints({0, 0}), ints({2, 2})},
+                   {meta({1, 1, 3, 3}), meta({1, 1, 3, 3}, DataType::kINT64)});
   ir::Node* adaptive = refused.call(kADAPTIVE, "adaptive", {v(rx), ints({2, 2})}, {meta({1, 1, 2, 2})});
   refused.outputs({used->output(1), dilated->output(0), adaptive->output(0)});
   EXPECT_FALSE(refused.supported(used));
@@ -246,22 +246,23 @@ TEST(ConvertersOpsTest, DepthwiseAndTransposedConvolutions) {
   ir::Value* x = g.input("x", tensorOf(DataType::kFLOAT, Dims{1, 2, 3, 3}, xv));
   // Depthwise (groups = channels), 1x1 kernels scaled per channel: y[c] = w[c] * x[c].
   ir::Value* dw = g.weight("dw", tensorOf(DataType::kFLOAT, Dims{2, 1, 1, 1}, {2, -1}));
-  ir::Node* depthwise = g.call(kCONV, "depthwise", {v(x), v(dw), none(), ints({1, 1}), ints({0, 0}), ints({1, 1}),
-                                                    c(false), ints({0, 0}), c(2)},
-                               {meta({1, 2, 3, 3})});
+  ir::Node* depthwise = g.call(
+      kCONV, "depthwise", {v(x), v(dw), none(), ints({1, 1}), ints({0, 0}), ints({1, 1}), c(false), ints({0, 0}), c(2)},
+      {meta({1, 2, 3, 3})});
   // Transposed 2x2 stride 2 with one input and one output channel of ones: every input spreads to a 2x2 block;
   // output_padding 1 adds a row and a column that receive nothing (bias only).
   ir::Value* tw = g.weight("tw", tensorOf(DataType::kFLOAT, Dims{2, 1, 2, 2}, {1, 1, 1, 1, 0, 0, 0, 0}));
   ir::Value* tb = g.weight("tb", tensorOf(DataType::kFLOAT, Dims{1}, {0.5}));
-  ir::Node* up = g.call(kCONV, "up", {v(x), v(tw), v(tb), ints({2, 2}), ints({0, 0}), ints({1, 1}), c(true),
-                                      ints({1, 1}), c(1)},
-                        {meta({1, 1, 7, 7})});
+  ir::Node* up =
+      g.call(kCONV, "up", {v(x), v(tw), v(tb), ints({2, 2}), ints({0, 0}), ints({1, 1}), c(true), ints({1, 1}), c(1)},
+             {meta({1, 1, 7, 7})});
   g.outputs({depthwise->output(0), up->output(0)});
   auto out = g.run();
   std::vector<double> dwExpected, upExpected(49, 0.5);
   for (size_t i = 0; i < 18; ++i) dwExpected.push_back(xv[i] * (i < 9 ? 2 : -1));
   for (int y = 0; y < 6; ++y) {
-    for (int xx = 0; xx < 6; ++xx) upExpected[static_cast<size_t>(y * 7 + xx)] += xv[static_cast<size_t>(y / 2 * 3 + xx / 2)];
+    for (int xx = 0; xx < 6; ++xx)
+      upExpected[static_cast<size_t>(y * 7 + xx)] += xv[static_cast<size_t>(y / 2 * 3 + xx / 2)];
   }
   expectValues(out["depthwise"], DataType::kFLOAT, Dims{1, 2, 3, 3}, dwExpected);
   expectValues(out["up"], DataType::kFLOAT, Dims{1, 1, 7, 7}, upExpected);
@@ -273,8 +274,8 @@ TEST(ConvertersOpsTest, KernelsLargerThanTheUnpaddedMap) {
   const std::vector<double> xv = {1, -2, 3, 4};
   ir::Value* x = g.input("x", tensorOf(DataType::kFLOAT, Dims{1, 1, 2, 2}, xv));
   ir::Value* w = g.weight("w", tensorOf(DataType::kFLOAT, Dims{1, 1, 3, 3}, std::vector<double>(9, 1.0)));
-  ir::Node* conv = g.call(kCONV, "conv", {v(x), v(w), none(), ints({1, 1}), ints({1, 1}), ints({1, 1}), c(false),
-                                          ints({0, 0}), c(1)},
+  ir::Node* conv = g.call(kCONV, "conv",
+                          {v(x), v(w), none(), ints({1, 1}), ints({1, 1}), ints({1, 1}), c(false), ints({0, 0}), c(1)},
                           {meta({1, 1, 2, 2})});
   ir::Node* mp = g.call(kMAX_POOL, "maxpool", {v(x), ints({3, 3}), ints({2, 2}), ints({1, 1})},
                         {meta({1, 1, 1, 1}), meta({1, 1, 1, 1}, DataType::kINT64)});
@@ -351,10 +352,10 @@ TEST(ConvertersOpsTest, BatchNormWithComputedParameters) {
   ir::Value* mean = g.input("mean", tensorOf(DataType::kFLOAT, Dims{2}, {0.5, -0.5}));
   ir::Value* var = g.input("var", tensorOf(DataType::kFLOAT, Dims{2}, {4, 0.25}));
   ir::Value* gamma = g.input("gamma", tensorOf(DataType::kFLOAT, Dims{2}, {1, 2}));
-  ir::Node* bn = g.call("aten::_native_batch_norm_legit_no_training(Tensor input, Tensor? weight, Tensor? bias, "
-                        "Tensor running_mean, Tensor running_var, float momentum, float eps) -> (Tensor, Tensor, Tensor)",
-                        "bn", {v(x), v(gamma), none(), v(mean), v(var), c(0.1), c(0.0)},
-                        {meta({2, 2, 2}), meta({0}), meta({0})});
+  ir::Node* bn = g.call(
+      "aten::_native_batch_norm_legit_no_training(Tensor input, Tensor? weight, Tensor? bias, "
+      "Tensor running_mean, Tensor running_var, float momentum, float eps) -> (Tensor, Tensor, Tensor)",
+      "bn", {v(x), v(gamma), none(), v(mean), v(var), c(0.1), c(0.0)}, {meta({2, 2, 2}), meta({0}), meta({0})});
   g.outputs({bn->output(0)});
   auto out = g.run();
   std::vector<double> expected;
