@@ -38,3 +38,15 @@ def test_dynamic_batch():
         x = torch.randn(batch, 3, 32, 32)
         with torch.no_grad():
             torch.testing.assert_close(compiled(x), model(x), atol=1e-4, rtol=1e-4)
+
+
+def test_transformer_encoder_with_dynamic_batch_is_one_engine():
+    model = Encoder().eval()
+    spec = torch_kiln.Input(min_shape=(1, 16), opt_shape=(2, 16), max_shape=(8, 16), dtype=torch.int64)
+    compiled = torch_kiln.compile(model, inputs=[spec], min_block_size=1)
+    engines = [m for m in compiled.modules() if isinstance(m, torch_kiln.runtime.KilnEngineModule)]
+    assert len(engines) == 1, compiled.kiln_partition_report
+    for batch in (1, 3, 8):
+        ids = torch.randint(0, 100, (batch, 16))
+        with torch.no_grad():
+            torch.testing.assert_close(compiled(ids), model(ids), atol=1e-4, rtol=1e-4)

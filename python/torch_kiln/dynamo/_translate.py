@@ -107,7 +107,7 @@ class Translation:
                 self.values[node.name] = [self.values[source.name][index]]
             elif node.op == "call_function" and isinstance(node.target, torch._ops.OpOverload):
                 schema = str(node.target._schema)
-                args = [self._arg(a) for a in node.args]
+                args = [self._arg(a) for a in _static_sizes(node)]
                 kwargs = {k: self._arg(v) for k, v in node.kwargs.items()}
                 self.values[node.name] = list(graph.add_call(schema, node.name, args, kwargs, self._output_metas(node)))
             elif node.op == "call_function":
@@ -119,7 +119,7 @@ class Translation:
             else:
                 raise NotImplementedError(f"fx node op {node.op} ({node.name}) is not supported by Kiln's frontend")
 
-    def _add_opaque(self, node: torch.fx.Node):
+    def _add_opaque(self, node: torch.fx.Node):  # noqa: D401
         # Python-level calls (operator.mul on sizes, torch.sym_* ...) run in PyTorch; in the IR they are nodes
         # without a converter whose inputs and outputs keep the data flow visible to the partitioner.
         inputs = [a for a in node.all_input_nodes]
@@ -129,3 +129,39 @@ class Translation:
         self.opaque_targets[node.name] = node.target
         values = list(self.graph.add_call(schema, node.name, [[self._arg(i) for i in inputs]], {}, metas))
         self.values[node.name] = values
+
+
+_RESHAPES = {torch.ops.aten.view.default, torch.ops.aten.reshape.default, torch.ops.aten._unsafe_view.default}
+
+
+def _static_sizes(node: torch.fx.Node):
+    """Size lists of reshapes and expands with at most one computed (symbolic) entry get -1 there instead.
+
+    torch.export writes dynamic sizes as sym_size / Python arithmetic nodes; as engine inputs those are ints
+    that would have to cross an engine boundary. -1 means the same extent to the engine: for a reshape the
+    one inferred dim, for an expand "keep the input's extent" (only used where input and output agree).
+    """
+    args = node.args
+    if node.target not in _RESHAPES and node.target is not torch.ops.aten.expand.default:
+        return args
+    if len(args) < 2 or not isinstance(args[1], (list, tuple)):
+        return args
+    sizes = list(args[1])
+    computed = [i for i, s in enumerate(sizes) if isinstance(s, torch.fx.Node)]
+    if not computed:
+        return args
+    if node.target in _RESHAPES:
+        if len(computed) != 1 or any(isinstance(s, int) and s == -1 for s in sizes):
+            return args
+        sizes[computed[0]] = -1
+        return (args[0], sizes) + tuple(args[2:])
+    source = args[0].meta.get("val") if isinstance(args[0], torch.fx.Node) else None
+    target = node.meta.get("val")
+    if not isinstance(source, torch.Tensor) or not isinstance(target, torch.Tensor):
+        return args
+    offset = len(target.shape) - len(source.shape)
+    for i in computed:
+        if i < offset or str(source.shape[i - offset]) != str(target.shape[i]):
+            return args
+        sizes[i] = -1
+    return (args[0], sizes) + tuple(args[2:])
