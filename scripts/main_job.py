@@ -12,15 +12,27 @@ import torch_kiln
 
 
 def timed(fn, x, warmup=3, iters=10):
+    cuda = x.is_cuda
     with torch.no_grad():
         for _ in range(warmup):
             fn(x)
         times = []
         for _ in range(iters):
+            if cuda:
+                torch.cuda.synchronize()
             start = time.perf_counter()
             fn(x)
+            if cuda:
+                torch.cuda.synchronize()
             times.append((time.perf_counter() - start) * 1e3)
     return statistics.median(times)
+
+
+def cuda_usable() -> bool:
+    """A GPU is present and this build of Kiln has its CUDA backend."""
+    if not torch.cuda.is_available():
+        return False
+    return bool(getattr(torch_kiln._C, "__kiln_has_cuda__", False))
 
 
 def main():
@@ -28,10 +40,11 @@ def main():
     parser.add_argument("--model", default="resnet18")
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--size", type=int, default=224)
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     args = parser.parse_args()
 
     torch.manual_seed(0)
-    device = "cpu"  # Kiln's CUDA backend is a separate piece; engines run on the CPU backend in this build
+    device = args.device if args.device != "auto" else ("cuda" if cuda_usable() else "cpu")
     model = getattr(torchvision.models, args.model)(weights=None).eval().to(device)
     x = torch.randn(args.batch, 3, args.size, args.size, device=device)
 
@@ -50,7 +63,8 @@ def main():
     eager_ms = timed(model, x)
     kiln_ms = timed(compiled, x)
     print(f"max |kiln - eager| = {max_err:.3e}, cosine similarity {cosine:.6f}")
-    print(f"eager PyTorch {eager_ms:.2f} ms, Kiln {kiln_ms:.2f} ms (median of 10, {torch.get_num_threads()} threads)")
+    where = torch.cuda.get_device_name() if device == "cuda" else f"{torch.get_num_threads()} CPU threads"
+    print(f"eager PyTorch {eager_ms:.2f} ms, Kiln {kiln_ms:.2f} ms (float32, median of 10, {where})")
     if max_err > 1e-3:
         raise SystemExit("Kiln's output does not match eager PyTorch")
 

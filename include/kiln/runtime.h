@@ -36,6 +36,15 @@ class IOutputAllocator {
   virtual void notifyShape(const char* tensorName, const Dims& dims) = 0;
 };
 
+// Receives each layer's execution time when set on a context (ExecutionContext::setProfiler). Profiling runs
+// layer by layer (no CUDA graph) and waits for the stream at the end of enqueueV3.
+class IProfiler {
+ public:
+  virtual ~IProfiler() = default;
+  // startMs: when the layer started, relative to the start of this enqueue; ms: how long it ran.
+  virtual void reportLayerTime(const char* layerName, const char* layerType, float startMs, float ms) = 0;
+};
+
 class Engine;
 
 class ExecutionContext {
@@ -62,6 +71,16 @@ class ExecutionContext {
   // Runs the engine on `stream` (a cudaStream_t for CUDA engines; ignored by CPU engines, which run
   // synchronously). Checks shapes, bindings and dtypes first; nothing runs when a check fails.
   Status enqueueV3(void* stream);
+
+  // CUDA engines record their launches once per input shape and I/O addresses into a CUDA graph and replay it
+  // (far less launch overhead). On by default; off here, or for every context with KILN_CUDA_GRAPHS=0.
+  // Engines with data-dependent output shapes or output allocators, and profiled runs, never use graphs.
+  void setCudaGraphsEnabled(bool enabled);
+  bool getCudaGraphsEnabled() const;
+  // How many CUDA graphs this context recorded (each new shape or new I/O addresses records one).
+  int64_t getCudaGraphCaptureCount() const;
+  void setProfiler(IProfiler* profiler);  // null: off
+  IProfiler* getProfiler() const;
 
   struct Impl;
   explicit ExecutionContext(std::unique_ptr<Impl> impl);

@@ -4,8 +4,14 @@
     trt_mod = torch_kiln.compile(model, inputs=[torch_kiln.Input((1, 3, 224, 224))])
 """
 
-from . import _C
-from ._input import Input
+import os as _os
+
+if _os.environ.get("KILN_EXTENSION_DIR"):
+    # Developers with several build trees point this at the folder holding their own _C*.so.
+    __path__.insert(0, _os.environ["KILN_EXTENSION_DIR"])
+
+from . import _C  # noqa: E402
+from ._input import Input  # noqa: E402
 
 __version__ = _C.__kiln_version__
 

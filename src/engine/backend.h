@@ -68,9 +68,26 @@ class Backend {
   virtual Status copyToDevice(void* dst, const void* src, int64_t bytes, void* stream) = 0;
   virtual Status copyToHost(void* dst, const void* src, int64_t bytes, void* stream) = 0;
   virtual Status synchronize(void* stream) = 0;
+
+  // Profiling marks: recorded on a stream; the time between two marks is known once the stream reached both.
+  virtual StatusOr<void*> createMark() = 0;
+  virtual Status recordMark(void* mark, void* stream) = 0;
+  virtual StatusOr<float> elapsedMs(void* from, void* to) = 0;
+  virtual void destroyMark(void* mark) = 0;
+
+  // Stream capture into a replayable graph (CUDA graphs). Backends without it return false from supportsGraphs.
+  virtual bool supportsGraphs() const { return false; }
+  virtual Status beginCapture(void* stream) { return unimplemented("graph capture"); }
+  // Ends the capture and makes `*exec` (created or updated in place) replay it.
+  virtual Status endCapture(void* stream, void** exec) { return unimplemented("graph capture"); }
+  virtual Status launchGraph(void* exec, void* stream) { return unimplemented("graph capture"); }
+  virtual void destroyGraph(void* exec) {}
 };
 
 // The backend for a kind; CUDA fails with a clear message when Kiln was built without it or no GPU is present.
 StatusOr<std::shared_ptr<Backend>> getBackend(BackendKind kind);
+#ifdef KILN_WITH_CUDA
+StatusOr<std::shared_ptr<Backend>> getCudaBackend();  // backends/cuda/cuda_backend.cc
+#endif
 
 }  // namespace kiln

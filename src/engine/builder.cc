@@ -5,6 +5,7 @@
 #include <random>
 
 #include "engine/backend.h"
+#include "engine/builder_fusion.h"
 #include "engine/builder_passes.h"
 #include "engine/memory_planner.h"
 #include "engine/network_impl.h"
@@ -248,6 +249,8 @@ StatusOr<std::unique_ptr<HostMemory>> Builder::buildSerializedNetwork(NetworkDef
     KILN_RETURN_IF_ERROR(assignPrecisions(graph, config, backend->kind() == BackendKind::kCUDA));
   }
   removeRedundantCasts(graph);
+  report_.layersFused = foldChannelAffineIntoConvolution(graph);
+  if (backend->kind() == BackendKind::kCUDA) report_.layersFused += fuseEpilogues(graph);
   markHostEvaluatedLayers(graph);
   compactTensors(graph);
   report_.layersAfter = static_cast<int32_t>(graph.layers.size());

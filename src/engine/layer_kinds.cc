@@ -58,14 +58,21 @@ const LayerKindInfo& layerKindInfo(LayerType type) {
   return table.infos[static_cast<int32_t>(type)];
 }
 
+int32_t maxInputsOf(const LayerParams& layer) {
+  const LayerKindInfo& info = layerKindInfo(layer.type);
+  if (layer.type == LayerType::kCONVOLUTION && layer.attrs.getInt("fused_residual", 0) == 1) return info.maxInputs + 1;
+  if (layer.type == LayerType::kMATRIX_MULTIPLY && layer.attrs.getInt("fused_bias", 0) == 1) return info.maxInputs + 1;
+  return info.maxInputs;
+}
+
 Status inferLayerShapes(const LayerParams& layer, const std::vector<ShapeInput>& inputs,
                         std::vector<ShapeOutput>& outputs) {
   const std::string where = std::string(layerTypeName(layer.type)) + " layer '" + layer.name + "'";
   const LayerKindInfo& info = layerKindInfo(layer.type);
   const auto nbInputs = static_cast<int32_t>(inputs.size());
-  if (nbInputs < info.minInputs || nbInputs > info.maxInputs) {
+  if (nbInputs < info.minInputs || nbInputs > maxInputsOf(layer)) {
     return invalidArgument(where + ": takes " + std::to_string(info.minInputs) + " to " +
-                           std::to_string(info.maxInputs) + " inputs, got " + std::to_string(nbInputs));
+                           std::to_string(maxInputsOf(layer)) + " inputs, got " + std::to_string(nbInputs));
   }
   for (int32_t i = 0; i < info.minInputs; ++i) {
     if (!inputs[i].present) return invalidArgument(where + ": input " + std::to_string(i) + " is required");

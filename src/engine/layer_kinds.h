@@ -49,6 +49,9 @@ struct LayerKindInfo {
 };
 
 const LayerKindInfo& layerKindInfo(LayerType type);
+// The kind's input limit, plus the extra input a builder epilogue fusion adds (fused_residual on convolutions,
+// fused_bias on matrix multiplies): only the builder creates those, never the network API.
+int32_t maxInputsOf(const LayerParams& layer);
 bool isValidLayerType(int32_t value);
 
 // Runs the kind's inference with arity checks; errors are prefixed with the layer's kind and name.

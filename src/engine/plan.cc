@@ -338,7 +338,7 @@ Status validatePlan(const PlanContents& plan) {
     const LayerInfo& layer = g.layers[l];
     const std::string where = "layer " + std::to_string(l) + " ('" + layer.params.name + "')";
     const LayerKindInfo& info = layerKindInfo(layer.params.type);
-    if (static_cast<int64_t>(layer.inputs.size()) > info.maxInputs ||
+    if (static_cast<int64_t>(layer.inputs.size()) > maxInputsOf(layer.params) ||
         static_cast<int32_t>(layer.outputs.size()) != info.nbOutputs) {
       return invalidPlan(where + " has the wrong number of inputs or outputs");
     }

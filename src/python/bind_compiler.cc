@@ -413,6 +413,7 @@ void bindCompiler(py::module_& m) {
         row["priority"] = c.priority == conversion::ConverterPriority::kHIGH ? "HIGH" : "STANDARD";
         row["origin"] = c.origin;
         row["enabled"] = c.enabled;
+        row["evaluator"] = c.isEvaluator;
         rows.append(row);
       }
     }

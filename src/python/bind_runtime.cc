@@ -71,6 +71,25 @@ class EngineRunner {
     check(status);
   }
 
+  void setCudaGraphs(bool enabled) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    context_->setCudaGraphsEnabled(enabled);
+  }
+  int64_t cudaGraphCaptures() const { return context_->getCudaGraphCaptureCount(); }
+
+  // Per-layer times of every run while profiling is on: (layer, type, start ms within the run, ms).
+  void setProfiling(bool enabled) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    context_->setProfiler(enabled ? &profiler_ : nullptr);
+  }
+  py::list takeProfile() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    py::list rows;
+    for (const LayerTime& t : profiler_.records) rows.append(py::make_tuple(t.name, t.type, t.startMs, t.ms, t.run));
+    profiler_.records.clear();
+    return rows;
+  }
+
   std::string inspect(bool json) const {
     auto inspector = engine_->createEngineInspector();
     return json ? inspector->getEngineInformationJson() : inspector->getEngineInformationText();
@@ -78,9 +97,26 @@ class EngineRunner {
 
  private:
   std::unique_ptr<Engine> engine_;
+  struct LayerTime {
+    std::string name, type;
+    float startMs, ms;
+    int64_t run;
+  };
+  // Collects the context's reports; a new run starts when the first layer reports again.
+  class RecordingProfiler : public IProfiler {
+   public:
+    void reportLayerTime(const char* layerName, const char* layerType, float startMs, float ms) override {
+      if (records.empty() || startMs <= records.back().startMs) ++runs;
+      records.push_back({layerName, layerType, startMs, ms, runs});
+    }
+    std::vector<LayerTime> records;
+    int64_t runs = 0;
+  };
+
   std::unique_ptr<ExecutionContext> context_;
   std::vector<std::string> inputs_, outputs_;
   std::mutex mutex_;
+  RecordingProfiler profiler_;
 };
 
 }  // namespace
@@ -94,6 +130,10 @@ void bindRuntime(py::module_& m) {
       .def("dtype", &EngineRunner::dtype)
       .def("prepare", &EngineRunner::prepare)
       .def("execute", &EngineRunner::execute, py::arg("inputs"), py::arg("outputs"), py::arg("stream") = 0)
+      .def("set_cuda_graphs", &EngineRunner::setCudaGraphs, py::arg("enabled"))
+      .def_property_readonly("cuda_graph_captures", &EngineRunner::cudaGraphCaptures)
+      .def("set_profiling", &EngineRunner::setProfiling, py::arg("enabled"))
+      .def("take_profile", &EngineRunner::takeProfile)
       .def("inspect", &EngineRunner::inspect, py::arg("json") = false);
 
   // Building a plan from a network made in Python (the engine API used directly, without the compiler).
@@ -129,6 +169,11 @@ void bindRuntime(py::module_& m) {
       py::arg("opt_shapes") = std::vector<std::vector<int64_t>>{},
       py::arg("max_shapes") = std::vector<std::vector<int64_t>>{});
   m.attr("__kiln_version__") = kilnVersion();
+#ifdef KILN_WITH_CUDA
+  m.attr("__kiln_has_cuda__") = true;
+#else
+  m.attr("__kiln_has_cuda__") = false;
+#endif
 }
 
 }  // namespace python

@@ -1,6 +1,7 @@
-"""Runtime pieces: KilnEngineModule and the kiln::execute_engine custom op."""
+"""Runtime pieces: KilnEngineModule, the kiln::execute_engine custom op, profiling and the CUDA graph switch."""
 
 from ._engine_module import KilnEngineModule
 from ._execute import execute_engine
+from ._profiling import Profile, get_cuda_graphs_mode, profile, set_cuda_graphs_mode
 
-__all__ = ["KilnEngineModule", "execute_engine"]
+__all__ = ["KilnEngineModule", "execute_engine", "Profile", "profile", "set_cuda_graphs_mode", "get_cuda_graphs_mode"]

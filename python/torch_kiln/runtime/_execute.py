@@ -15,6 +15,36 @@ from .._types import to_kiln_dtype, to_torch_dtype
 
 _RUNNERS: Dict[Tuple[int, int, int], "_C.EngineRunner"] = {}
 _LOCK = threading.Lock()
+_MODES = {"cuda_graphs": True, "profiling": False}
+
+
+def _configure(runner: "_C.EngineRunner") -> None:
+    runner.set_cuda_graphs(_MODES["cuda_graphs"])
+    runner.set_profiling(_MODES["profiling"])
+
+
+def set_cuda_graphs(enabled: bool) -> None:
+    with _LOCK:
+        _MODES["cuda_graphs"] = bool(enabled)
+        for runner in _RUNNERS.values():
+            _configure(runner)
+
+
+def cuda_graphs_enabled() -> bool:
+    return _MODES["cuda_graphs"]
+
+
+def set_profiling(enabled: bool) -> None:
+    with _LOCK:
+        _MODES["profiling"] = bool(enabled)
+        for runner in _RUNNERS.values():
+            _configure(runner)
+
+
+def take_profiles() -> Dict[int, list]:
+    """Per engine (numbered in creation order): the layer times recorded since the last call."""
+    with _LOCK:
+        return {i: runner.take_profile() for i, runner in enumerate(_RUNNERS.values())}
 
 
 def _runner_for(plan: torch.Tensor) -> "_C.EngineRunner":
@@ -24,6 +54,7 @@ def _runner_for(plan: torch.Tensor) -> "_C.EngineRunner":
         runner = _RUNNERS.get(key)
         if runner is None:
             runner = _C.EngineRunner(plan.cpu().numpy().tobytes())
+            _configure(runner)
             _RUNNERS[key] = runner
         return runner
 
@@ -52,6 +83,11 @@ def execute_engine(inputs: List[torch.Tensor], plan: torch.Tensor, metadata: str
             raise RuntimeError(
                 f"Kiln engine input '{name}' is on {tensor.device}, but the engine was built for the CPU; "
                 "compile with device='cuda' to run on the GPU"
+            )
+        if runner.backend == _C.BackendKind.CUDA and tensor.device.type != "cuda":
+            raise RuntimeError(
+                f"Kiln engine input '{name}' is on {tensor.device}, but the engine was built for CUDA; "
+                "move the inputs to the GPU (or compile with device='cpu')"
             )
         prepared.append(tensor.contiguous())
     out_shapes = runner.prepare([list(t.shape) for t in prepared])

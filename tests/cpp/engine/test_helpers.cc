@@ -5,6 +5,7 @@
 #include <cstring>
 #include <random>
 
+#include "engine/backend.h"
 #include "engine/backends/cpu/cpu_util.h"
 
 namespace kiln {
@@ -82,18 +83,69 @@ void expectEqual(const HostTensor& actual, const HostTensor& expected) {
 
 namespace {
 
-class HostAllocator : public IOutputAllocator {
+// Output memory on the test backend's device; `host` holds a copy after fetch().
+class TestAllocator : public IOutputAllocator {
  public:
+  explicit TestAllocator(Backend* device) : device_(device) {}
+  ~TestAllocator() override {
+    if (device_ != nullptr) device_->deallocate(deviceBuffer_);
+  }
   void* reallocateOutput(const char*, void* current, uint64_t size, uint64_t) override {
-    if (size > buffer.size()) buffer.resize(size);
-    return buffer.empty() ? current : buffer.data();
+    if (device_ == nullptr) {
+      if (size > host.size()) host.resize(size);
+      return host.empty() ? current : host.data();
+    }
+    if (size > deviceBytes_) {
+      device_->deallocate(deviceBuffer_);
+      StatusOr<void*> mem = device_->allocate(static_cast<int64_t>(size));
+      deviceBuffer_ = mem.isOk() ? mem.value() : nullptr;
+      deviceBytes_ = mem.isOk() ? size : 0;
+    }
+    host.resize(size);
+    return size == 0 ? current : deviceBuffer_;
   }
   void notifyShape(const char*, const Dims& d) override { dims = d; }
-  std::vector<uint8_t> buffer;
+  Status fetch(int64_t bytes) {
+    if (device_ == nullptr || bytes <= 0) return Status::ok();
+    host.resize(static_cast<size_t>(bytes));
+    KILN_RETURN_IF_ERROR(device_->copyToHost(host.data(), deviceBuffer_, bytes, nullptr));
+    return device_->synchronize(nullptr);
+  }
+  std::vector<uint8_t> host;
   Dims dims;
+
+ private:
+  Backend* device_;
+  void* deviceBuffer_ = nullptr;
+  uint64_t deviceBytes_ = 0;
+};
+
+// Device copies of the inputs, freed with the run.
+class DeviceInputs {
+ public:
+  explicit DeviceInputs(Backend* device) : device_(device) {}
+  ~DeviceInputs() {
+    for (void* p : owned_) device_->deallocate(p);
+  }
+  StatusOr<void*> upload(const HostTensor& value) {
+    if (value.bytes.empty()) return static_cast<void*>(nullptr);
+    KILN_ASSIGN_OR_RETURN(void* mem, device_->allocate(static_cast<int64_t>(value.bytes.size())));
+    owned_.push_back(mem);
+    KILN_RETURN_IF_ERROR(device_->copyToDevice(mem, value.data(), static_cast<int64_t>(value.bytes.size()), nullptr));
+    return mem;
+  }
+
+ private:
+  Backend* device_;
+  std::vector<void*> owned_;
 };
 
 }  // namespace
+
+BackendKind testBackend() {
+  const char* env = std::getenv("KILN_TEST_BACKEND");
+  return env != nullptr && std::string(env) == "cuda" ? BackendKind::kCUDA : BackendKind::kCPU;
+}
 
 RunResult buildAndRun(const NetworkFn& define, const std::vector<TestInput>& inputs, const RunOptions& options) {
   RunResult result;
@@ -128,7 +180,8 @@ RunResult buildAndRun(const NetworkFn& define, const std::vector<TestInput>& inp
   }
   define(*net, tensors);
   std::unique_ptr<BuilderConfig> config = builder.createBuilderConfig();
-  config->setBackend(BackendKind::kCPU);
+  const BackendKind backendKind = testBackend();
+  config->setBackend(backendKind);
   for (BuilderFlag f : options.flags) config->setFlag(f);
   if (dynamic) config->addOptimizationProfile(profile.get());
   StatusOr<std::unique_ptr<HostMemory>> plan = builder.buildSerializedNetwork(*net, *config);
@@ -156,22 +209,38 @@ RunResult buildAndRun(const NetworkFn& define, const std::vector<TestInput>& inp
     return result;
   }
   ExecutionContext& ctx = *context.value();
+  Backend* device = nullptr;
+  if (backendKind != BackendKind::kCPU) {
+    StatusOr<std::shared_ptr<Backend>> b = getBackend(backendKind);
+    if (!b.isOk()) {
+      result.status = b.status();
+      return result;
+    }
+    device = b.value().get();
+  }
+  DeviceInputs deviceInputs(device);
   for (const TestInput& in : inputs) {
     Status s = ctx.setInputShape(in.name.c_str(), in.value.dims);
-    if (s.isOk()) s = ctx.setInputTensorAddress(in.name.c_str(), in.value.data());
+    const void* address = in.value.data();
+    if (s.isOk() && device != nullptr) {
+      StatusOr<void*> mem = deviceInputs.upload(in.value);
+      s = mem.status();
+      if (s.isOk()) address = mem.value();
+    }
+    if (s.isOk()) s = ctx.setInputTensorAddress(in.name.c_str(), address);
     if (!s.isOk()) {
       result.status = s;
       return result;
     }
   }
   const Engine& e = *engine.value();
-  std::vector<std::unique_ptr<HostAllocator>> allocators;
+  std::vector<std::unique_ptr<TestAllocator>> allocators;
   std::vector<std::string> outputNames;
   for (int32_t i = 0; i < e.getNbIOTensors(); ++i) {
     const char* name = e.getIOTensorName(i);
     if (e.getTensorIOMode(name) != TensorIOMode::kOUTPUT) continue;
     outputNames.push_back(name);
-    allocators.push_back(std::make_unique<HostAllocator>());
+    allocators.push_back(std::make_unique<TestAllocator>(device));
     Status s = ctx.setOutputAllocator(name, allocators.back().get());
     if (!s.isOk()) {
       result.status = s;
@@ -179,11 +248,14 @@ RunResult buildAndRun(const NetworkFn& define, const std::vector<TestInput>& inp
     }
   }
   result.status = ctx.enqueueV3(nullptr);
+  if (result.status.isOk() && device != nullptr) result.status = device->synchronize(nullptr);
   if (!result.status.isOk()) return result;
   for (size_t i = 0; i < outputNames.size(); ++i) {
     const char* name = outputNames[i].c_str();
     HostTensor out(e.getTensorDataType(name), allocators[i]->dims);
-    if (!out.bytes.empty()) std::memcpy(out.data(), allocators[i]->buffer.data(), out.bytes.size());
+    result.status = allocators[i]->fetch(static_cast<int64_t>(out.bytes.size()));
+    if (!result.status.isOk()) return result;
+    if (!out.bytes.empty()) std::memcpy(out.data(), allocators[i]->host.data(), out.bytes.size());
     result.outputs[outputNames[i]] = out;
     result.ordered.push_back(out);
   }
@@ -255,13 +327,13 @@ PlanRun runPlanBytes(const std::vector<uint8_t>& plan, double (*fill)(int64_t)) 
     if (run.status.isOk()) run.status = ctx.setInputTensorAddress(name, inputs.back().data());
     if (!run.status.isOk()) return run;
   }
-  std::vector<std::unique_ptr<HostAllocator>> allocators;
+  std::vector<std::unique_ptr<TestAllocator>> allocators;
   std::vector<std::string> names;
   for (int32_t i = 0; i < e.getNbIOTensors(); ++i) {
     const char* name = e.getIOTensorName(i);
     if (e.getTensorIOMode(name) != TensorIOMode::kOUTPUT) continue;
     names.push_back(name);
-    allocators.push_back(std::make_unique<HostAllocator>());
+    allocators.push_back(std::make_unique<TestAllocator>(nullptr));
     run.status = ctx.setOutputAllocator(name, allocators.back().get());
     if (!run.status.isOk()) return run;
   }
@@ -269,7 +341,7 @@ PlanRun runPlanBytes(const std::vector<uint8_t>& plan, double (*fill)(int64_t)) 
   if (!run.status.isOk()) return run;
   for (size_t i = 0; i < names.size(); ++i) {
     HostTensor out(e.getTensorDataType(names[i].c_str()), allocators[i]->dims);
-    if (!out.bytes.empty()) std::memcpy(out.data(), allocators[i]->buffer.data(), out.bytes.size());
+    if (!out.bytes.empty()) std::memcpy(out.data(), allocators[i]->host.data(), out.bytes.size());
     run.outputs.push_back(std::move(out));
   }
   return run;

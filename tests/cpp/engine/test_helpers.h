@@ -52,7 +52,11 @@ struct RunResult {
   std::vector<HostTensor> ordered;            // in network output order
 };
 
-// Builds, serializes, deserializes and runs on the CPU backend. Data-dependent outputs are fetched
+// The backend layer tests build for: CPU, or CUDA when KILN_TEST_BACKEND=cuda (on a GPU machine).
+BackendKind testBackend();
+
+// Builds, serializes, deserializes and runs on testBackend() (inputs and outputs are copied to and from the
+// device). Data-dependent outputs are fetched
 // through an output allocator.
 RunResult buildAndRun(const NetworkFn& define, const std::vector<TestInput>& inputs, const RunOptions& options = {});
 

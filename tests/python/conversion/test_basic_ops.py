@@ -31,7 +31,7 @@ class Unary(torch.nn.Module):
         (lambda x: torch.clamp(x, -0.3, 0.7), aten.clamp.default),
         (lambda x: x * 2.5 + 1.0, aten.mul.Tensor),
         (lambda x: x / 3.0 - 1.0, aten.div.Tensor),
-        (lambda x: torch.softmax(x, dim=-1), aten._softmax.default),
+        (lambda x: torch.softmax(x, dim=-1), aten.softmax.int),
         (lambda x: x.mean(dim=-1, keepdim=True), aten.mean.dim),
         (lambda x: x.permute(1, 0, 2), aten.permute.default),
         (lambda x: x.reshape(x.shape[0], -1), aten.view.default),

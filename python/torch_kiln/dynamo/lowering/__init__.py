@@ -5,6 +5,8 @@
         return torch.add(torch.mul(input_, beta), torch.mul(torch.matmul(mat1, mat2), alpha))
 
 Entries here override torch's default table when a model is captured; remove_decomposition drops one.
+Torch's own decomposition of an op is dropped when a converter for that overload is registered (C++ or Python):
+the converter then sees the op whole, which is what it was written for and usually makes a faster engine.
 """
 
 from typing import Callable, Dict
@@ -28,8 +30,21 @@ def remove_decomposition(op, registry=None):
         target.pop(o, None)
 
 
+def converter_key(op: torch._ops.OpOverload) -> str:
+    """The registry's name of an overload: "aten::add.Tensor", "aten::relu" for a default overload."""
+    name = op._schema.name
+    return name if op._overloadname == "default" else f"{name}.{op._overloadname}"
+
+
 def get_decompositions() -> Dict[torch._ops.OperatorBase, Callable]:
-    table = dict(torch.export.default_decompositions())
+    from ... import _C
+
+    converted = {row["target"] for row in _C.supported_ops() if row["enabled"]}
+    table = {
+        op: fn
+        for op, fn in torch.export.default_decompositions().items()
+        if not (isinstance(op, torch._ops.OpOverload) and converter_key(op) in converted)
+    }
     table.update(DECOMPOSITIONS)
     return table
 

@@ -1,4 +1,5 @@
 // The CPU backend: kernels from CpuKernelTable, host memory, synchronous execution.
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -74,6 +75,19 @@ class CpuBackend : public Backend {
     return result;
   }
 
+  StatusOr<void*> createMark() override { return static_cast<void*>(new std::chrono::steady_clock::time_point()); }
+  // CPU kernels run synchronously, so the time a mark is recorded is when the stream reaches it.
+  Status recordMark(void* mark, void*) override {
+    *static_cast<std::chrono::steady_clock::time_point*>(mark) = std::chrono::steady_clock::now();
+    return Status::ok();
+  }
+  StatusOr<float> elapsedMs(void* from, void* to) override {
+    const auto& a = *static_cast<std::chrono::steady_clock::time_point*>(from);
+    const auto& b = *static_cast<std::chrono::steady_clock::time_point*>(to);
+    return std::chrono::duration<float, std::milli>(b - a).count();
+  }
+  void destroyMark(void* mark) override { delete static_cast<std::chrono::steady_clock::time_point*>(mark); }
+
   StatusOr<void*> allocate(int64_t bytes) override {
     if (bytes <= 0) return static_cast<void*>(nullptr);
     // 64-byte alignment suits SIMD loads; aligned_alloc needs a multiple of the alignment.
@@ -120,8 +134,12 @@ StatusOr<std::shared_ptr<Backend>> getBackend(BackendKind kind) {
       return cpu;
     }
     case BackendKind::kCUDA:
+#ifdef KILN_WITH_CUDA
+      return getCudaBackend();
+#else
       return unimplemented(
           "this build of Kiln has no CUDA backend; build plans with BackendKind::kCPU, or build Kiln with CUDA");
+#endif
   }
   return invalidArgument("unknown backend kind " + std::to_string(static_cast<int>(kind)));
 }

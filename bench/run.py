@@ -1,0 +1,246 @@
+"""Kiln against eager PyTorch and torch.compile, in one process on one GPU.
+
+    python bench/run.py                      # every model and batch of the suite
+    python bench/run.py --models resnet50 --batches 1
+
+For each model and batch (float16, random weights) it measures Kiln, eager (half; channels_last and
+cudnn.benchmark for CNNs), torch.compile (default) and torch.compile(mode="reduce-overhead"): median and p99
+latency from CUDA events after warm-up, throughput, Kiln's build time cold and with its timing cache, Kiln's
+peak device memory, and Kiln's max abs error and cosine similarity against float32 eager. Results merge into
+bench/results/<gpu>.json and bench/results/<gpu>.md (ratios Kiln/eager and Kiln/torch.compile, geometric means).
+"""
+
+import argparse
+import gc
+import json
+import math
+import os
+import re
+import sys
+import tempfile
+import time
+
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "python"))
+
+import torch_kiln  # noqa: E402
+
+SUITE = {
+    "resnet50": (1, 64),
+    "mobilenet_v3_large": (1, 128),
+    "vit_b_16": (1, 64),
+    "bert_base_seq128": (1, 32),
+    "gpt2_prefill512": (1, 8),
+    "convnext_tiny": (1, 64),
+}
+CNNS = {"resnet50", "mobilenet_v3_large", "convnext_tiny"}
+
+
+def make_model(name: str):
+    """The model in float32 (random weights) and a function making its inputs for a batch."""
+    torch.manual_seed(0)
+    if name in ("resnet50", "mobilenet_v3_large", "vit_b_16", "convnext_tiny"):
+        import torchvision
+
+        model = getattr(torchvision.models, name)(weights=None)
+        return model, lambda b: (torch.randn(b, 3, 224, 224),)
+    if name == "bert_base_seq128":
+        from transformers import BertConfig, BertModel
+
+        model = BertModel(BertConfig(attn_implementation="sdpa"), add_pooling_layer=False)
+        return _LastHidden(model), lambda b: (torch.randint(0, 30000, (b, 128)),)
+    if name == "gpt2_prefill512":
+        from transformers import GPT2Config, GPT2Model
+
+        model = GPT2Model(GPT2Config(use_cache=False, attn_implementation="sdpa"))
+        return _LastHidden(model), lambda b: (torch.randint(0, 50000, (b, 512)),)
+    raise ValueError(f"unknown model {name}; the suite has {sorted(SUITE)}")
+
+
+class _LastHidden(torch.nn.Module):
+    """A transformers model returning its last hidden state as a plain tensor."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, ids):
+        return self.model(input_ids=ids, use_cache=False, return_dict=False)[0]
+
+
+def time_cuda(fn, inputs, warmup: int, iters: int, budget_s: float = 20.0):
+    """Per-iteration latencies in ms from CUDA events (after warm-up), stopping early past the time budget."""
+    with torch.inference_mode():
+        for _ in range(warmup):
+            fn(*inputs)
+        torch.cuda.synchronize()
+        starts = [torch.cuda.Event(enable_timing=True) for _ in range(iters)]
+        ends = [torch.cuda.Event(enable_timing=True) for _ in range(iters)]
+        begin = time.perf_counter()
+        done = 0
+        for i in range(iters):
+            starts[i].record()
+            fn(*inputs)
+            ends[i].record()
+            done += 1
+            if time.perf_counter() - begin > budget_s and done >= 10:
+                break
+        torch.cuda.synchronize()
+    times = sorted(s.elapsed_time(e) for s, e in zip(starts[:done], ends[:done]))
+    median = times[len(times) // 2]
+    p99 = times[min(len(times) - 1, int(math.ceil(0.99 * len(times))) - 1)]
+    return median, p99
+
+
+def compare(actual: torch.Tensor, reference: torch.Tensor):
+    a = actual.float().flatten()
+    r = reference.float().flatten()
+    err = (a - r).abs().max().item()
+    cosine = torch.nn.functional.cosine_similarity(a, r, dim=0).item()
+    return err, cosine
+
+
+def bench_one(name: str, batch: int, args) -> dict:
+    model32, make_inputs = make_model(name)
+    model32 = model32.eval().cuda()
+    inputs32 = [x.cuda() for x in make_inputs(batch)]
+    with torch.inference_mode():
+        reference = model32(*inputs32)
+    # .half() converts in place: the float32 reference is computed first.
+    model = model32.half()
+    inputs = [x.half() if x.is_floating_point() else x for x in inputs32]
+    cnn = name in CNNS
+    entry = {"model": name, "batch": batch, "dtype": "float16"}
+
+    # Kiln: a cold build with a fresh timing cache, then a build that reuses the cache.
+    cache = os.path.join(tempfile.mkdtemp(), "kiln_timing.cache")
+    torch.cuda.synchronize()
+    free_before, _ = torch.cuda.mem_get_info()
+    start = time.perf_counter()
+    kiln = torch_kiln.compile(model, inputs=inputs, device="cuda", min_block_size=1, timing_cache_path=cache)
+    entry["build_s"] = time.perf_counter() - start
+    start = time.perf_counter()
+    kiln_cached = torch_kiln.compile(model, inputs=inputs, device="cuda", min_block_size=1, timing_cache_path=cache)
+    entry["build_cached_s"] = time.perf_counter() - start
+    del kiln_cached
+    engines = [m for m in kiln.modules() if isinstance(m, torch_kiln.runtime.KilnEngineModule)]
+    entry["engines"] = len(engines)
+    with torch.inference_mode():
+        out = kiln(*inputs)
+    torch.cuda.synchronize()
+    entry["max_abs_err"], entry["cosine"] = compare(out, reference)
+    entry["kiln_ms"], entry["kiln_p99_ms"] = time_cuda(kiln, inputs, args.warmup, args.iters)
+    free_after, _ = torch.cuda.mem_get_info()
+    entry["peak_mem_mb"] = (free_before - free_after) / 2**20
+    if args.profile:
+        with torch_kiln.runtime.profile() as prof:
+            with torch.inference_mode():
+                for _ in range(3):
+                    kiln(*inputs)
+        entry["profile_top"] = prof.table(top=12)
+        prof.save_chrome_trace(os.path.join(args.out_dir, f"trace_{name}_b{batch}.json"))
+    del kiln, out
+    gc.collect()
+    torch.cuda.empty_cache()
+
+    # Eager, as a user would run it in half precision.
+    torch.backends.cudnn.benchmark = True
+    eager = model.to(memory_format=torch.channels_last) if cnn else model
+    eager_inputs = [x.to(memory_format=torch.channels_last) for x in inputs] if cnn else inputs
+    entry["eager_ms"], _ = time_cuda(eager, eager_inputs, args.warmup, args.iters)
+    if not args.skip_compile:
+        for key, mode in (("compile_ms", None), ("compile_reduce_overhead_ms", "reduce-overhead")):
+            torch._dynamo.reset()
+            compiled = torch.compile(eager, mode=mode) if mode else torch.compile(eager)
+            entry[key], _ = time_cuda(compiled, eager_inputs, max(args.warmup, 5), args.iters)
+            del compiled
+    torch.backends.cudnn.benchmark = False
+    entry["throughput_per_s"] = batch / entry["kiln_ms"] * 1000.0
+    del model, model32, eager
+    gc.collect()
+    torch.cuda.empty_cache()
+    return entry
+
+
+def gpu_slug() -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", torch.cuda.get_device_name()).strip("_").lower()
+
+
+def write_markdown(path: str, gpu: str, entries) -> None:
+    lines = [f"# Kiln benchmark on {gpu}", "", "float16, random weights; latencies are medians of CUDA-event timings "
+             "(ms). Ratios below 1 mean Kiln is faster.", "",
+             "| model | batch | Kiln | Kiln p99 | eager | compile | compile r-o | Kiln/eager | Kiln/best compile "
+             "| build s (cached) | mem MB | max err | cosine |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    vs_eager, vs_compile = [], []
+    for e in entries:
+        if "error" in e:
+            lines.append(f"| {e['model']} | {e['batch']} | failed: {e['error'][:80]} |" + " |" * 10)
+            continue
+        best = min([e[k] for k in ("compile_ms", "compile_reduce_overhead_ms") if e.get(k)] or [float("nan")])
+        r_eager = e["kiln_ms"] / e["eager_ms"]
+        r_comp = e["kiln_ms"] / best
+        vs_eager.append(r_eager)
+        if not math.isnan(r_comp):
+            vs_compile.append(r_comp)
+        lines.append(
+            f"| {e['model']} | {e['batch']} | {e['kiln_ms']:.3f} | {e['kiln_p99_ms']:.3f} | {e['eager_ms']:.3f} | "
+            f"{e.get('compile_ms', float('nan')):.3f} | {e.get('compile_reduce_overhead_ms', float('nan')):.3f} | "
+            f"{r_eager:.2f} | {r_comp:.2f} | {e['build_s']:.1f} ({e['build_cached_s']:.1f}) | {e['peak_mem_mb']:.0f} | "
+            f"{e['max_abs_err']:.3g} | {e['cosine']:.5f} |")
+
+    def geomean(xs):
+        return math.exp(sum(math.log(x) for x in xs) / len(xs)) if xs else float("nan")
+
+    lines += ["", f"Geometric mean Kiln/eager: {geomean(vs_eager):.3f}; Kiln/best torch.compile: {geomean(vs_compile):.3f}"]
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", nargs="*", default=list(SUITE))
+    parser.add_argument("--batches", nargs="*", type=int, help="default: each model's two suite batches")
+    parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--iters", type=int, default=100)
+    parser.add_argument("--skip-compile", action="store_true", help="only Kiln and eager (quick runs)")
+    parser.add_argument("--profile", action="store_true", help="also record Kiln's per-layer profile")
+    parser.add_argument("--out-dir", default=os.path.join(HERE, "results"))
+    args = parser.parse_args()
+    if not torch.cuda.is_available():
+        sys.exit("bench/run.py needs a CUDA GPU")
+    os.makedirs(args.out_dir, exist_ok=True)
+    gpu = torch.cuda.get_device_name()
+    json_path = os.path.join(args.out_dir, f"{gpu_slug()}.json")
+    results = {"gpu": gpu, "entries": []}
+    if os.path.exists(json_path):
+        with open(json_path) as f:
+            results = json.load(f)
+    for name in args.models:
+        for batch in args.batches or SUITE[name]:
+            print(f"== {name} batch {batch}", flush=True)
+            try:
+                entry = bench_one(name, batch, args)
+            except Exception as exc:  # a model Kiln cannot run yet is reported, and the suite goes on
+                entry = {"model": name, "batch": batch, "dtype": "float16", "error": f"{type(exc).__name__}: {exc}"}
+            print(json.dumps({k: v for k, v in entry.items() if k != "profile_top"}), flush=True)
+            if "profile_top" in entry:
+                print(entry["profile_top"], flush=True)
+            results["entries"] = [e for e in results["entries"] if (e["model"], e["batch"]) != (name, batch)]
+            results["entries"].append(entry)
+            with open(json_path, "w") as f:
+                json.dump(results, f, indent=1)
+            gc.collect()
+            torch.cuda.empty_cache()
+    order = {m: i for i, m in enumerate(SUITE)}
+    results["entries"].sort(key=lambda e: (order.get(e["model"], 99), e["batch"]))
+    with open(json_path, "w") as f:
+        json.dump(results, f, indent=1)
+    write_markdown(os.path.join(args.out_dir, f"{gpu_slug()}.md"), gpu, results["entries"])
+    print(open(os.path.join(args.out_dir, f"{gpu_slug()}.md")).read())
+
+
+if __name__ == "__main__":
+    main()

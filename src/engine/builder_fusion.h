@@ -1,0 +1,24 @@
+// Builder fusions: fewer layers and fewer passes over memory. Each keeps the graph topologically ordered and
+// its tensor indices valid (fused-away tensors stay in the table until compactTensors).
+#pragma once
+
+#include <cstdint>
+
+#include "engine/graph.h"
+
+namespace kiln {
+
+// Convolution followed by a per-channel multiply and/or add of constants (an inference batch norm, as the
+// converters emit it) becomes one convolution with scaled kernel and shifted bias. Any backend: the result
+// differs from the unfused one by rounding only. Returns how many multiply/add layers were folded.
+int32_t foldChannelAffineIntoConvolution(Graph& graph);
+
+// CUDA epilogues (the CUDA kernels read these attributes; the CPU never sees them):
+//  - Convolution [+ ElementWise kSUM of a same-shape tensor produced earlier] [+ Activation kRELU]
+//    -> attrs fused_residual=1 (input 3 is the residual) and fused_activation.
+//  - MatrixMultiply + ElementWise kSUM of a constant bias along the last dim [+ Activation kRELU/kGELU_*]
+//    -> attrs fused_bias=1 (input 2 is the bias) and fused_activation.
+// Returns how many layers were fused away.
+int32_t fuseEpilogues(Graph& graph);
+
+}  // namespace kiln
