@@ -76,10 +76,13 @@ class Backend {
   virtual void destroyMark(void* mark) = 0;
 
   // Stream capture into a replayable graph (CUDA graphs). Backends without it return false from supportsGraphs.
+  // Capture runs on a stream of the backend's own (`*captureStream`, the one kernels must launch on while
+  // recording): the caller's stream may be one that cannot be captured, such as the legacy default stream.
   virtual bool supportsGraphs() const { return false; }
-  virtual Status beginCapture(void* stream) { return unimplemented("graph capture"); }
-  // Ends the capture and makes `*exec` (created or updated in place) replay it.
-  virtual Status endCapture(void* stream, void** exec) { return unimplemented("graph capture"); }
+  virtual Status beginCapture(void** captureStream) { return unimplemented("graph capture"); }
+  // Ends the capture and makes `*exec` (created or updated in place) replay it; on failure nothing is left
+  // recording and no error lingers for later calls.
+  virtual Status endCapture(void* captureStream, void** exec) { return unimplemented("graph capture"); }
   virtual Status launchGraph(void* exec, void* stream) { return unimplemented("graph capture"); }
   virtual void destroyGraph(void* exec) {}
 };

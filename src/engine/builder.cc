@@ -133,6 +133,10 @@ Status chooseTactics(Graph& graph, Backend& backend, const BuilderConfig& config
       layer.kernel = "host";
       continue;
     }
+    if (layer.params.type == LayerType::kCONSTANT) {
+      layer.kernel = "constant";  // the runtime places constants in device memory once; nothing runs
+      continue;
+    }
     std::vector<TacticCandidate> candidates = backend.tactics(layer, graph);
     if (candidates.empty()) {
       return unimplemented(std::string("the ") + backendKindName(backend.kind()) + " backend has no kernel for " +
@@ -251,6 +255,16 @@ StatusOr<std::unique_ptr<HostMemory>> Builder::buildSerializedNetwork(NetworkDef
   removeRedundantCasts(graph);
   report_.layersFused = foldChannelAffineIntoConvolution(graph);
   if (backend->kind() == BackendKind::kCUDA) report_.layersFused += fuseEpilogues(graph);
+  if (config.getFlag(BuilderFlag::kTF32)) {
+    // Kernels read this per layer: the timing cache and the plan then tell TF32 and exact float32 apart.
+    for (LayerInfo& layer : graph.layers) {
+      const LayerType t = layer.params.type;
+      if (t == LayerType::kMATRIX_MULTIPLY || t == LayerType::kCONVOLUTION || t == LayerType::kDECONVOLUTION ||
+          t == LayerType::kATTENTION) {
+        layer.params.attrs.setInt("allow_tf32", 1);
+      }
+    }
+  }
   markHostEvaluatedLayers(graph);
   compactTensors(graph);
   report_.layersAfter = static_cast<int32_t>(graph.layers.size());

@@ -70,6 +70,9 @@ struct ExecutionContext::Impl {
   // Graphs recorded for the current shapes and memory; a new shape or a reallocation drops them all.
   std::vector<RecordedGraph> graphs;
   size_t nextGraphSlot = 0;
+  std::vector<void*> warmedAddresses;   // the last addresses run layer by layer before recording
+  int64_t warmedGeneration = -1;
+  int32_t failedCaptures = 0;
   static constexpr size_t kMAX_GRAPHS = 8;
 
   ~Impl() {
@@ -398,6 +401,13 @@ Status ExecutionContext::Impl::runRecorded(void* stream) {
   for (const RecordedGraph& g : graphs) {
     if (g.addresses == addresses) return backend.launchGraph(g.exec, stream);
   }
+  // The first run with new addresses goes layer by layer: kernels make their lazy per-thread state (library
+  // handles, plans) outside a capture, where creating it is allowed. The second run records.
+  if (warmedAddresses != addresses || warmedGeneration != generation) {
+    warmedAddresses = addresses;
+    warmedGeneration = generation;
+    return runLayerByLayer(stream);
+  }
   const Graph& g = graph();
   LayerWalker walker(*this, resolved, stream);
   std::vector<PreparedLayer> layers;
@@ -422,24 +432,30 @@ Status ExecutionContext::Impl::runRecorded(void* stream) {
     slot = &graphs[nextGraphSlot];
     nextGraphSlot = (nextGraphSlot + 1) % kMAX_GRAPHS;
   }
-  KILN_RETURN_IF_ERROR(backend.beginCapture(stream));
-  Status status = Status::ok();
-  for (PreparedLayer& p : layers) {
-    p.io.workspace = workspace;
-    p.io.workspaceSize = workspaceBytes;
-    status = e->kernels[p.layer]->execute(p.io);
-    if (!status.isOk()) break;
+  void* captureStream = nullptr;
+  Status status = backend.beginCapture(&captureStream);
+  if (status.isOk()) {
+    for (PreparedLayer& p : layers) {
+      p.io.workspace = workspace;
+      p.io.workspaceSize = workspaceBytes;
+      p.io.stream = captureStream;
+      status = e->kernels[p.layer]->execute(p.io);
+      if (!status.isOk()) break;
+    }
+    void* exec = slot->exec;
+    Status ended = backend.endCapture(captureStream, &exec);
+    slot->exec = exec;
+    if (status.isOk()) status = ended;
   }
-  void* exec = slot->exec;
-  Status ended = backend.endCapture(stream, &exec);
-  slot->exec = exec;
-  if (!status.isOk() || !ended.isOk()) {
-    // Leave no half-recorded graph behind; the next call records again.
+  if (!status.isOk()) {
+    // Leave no half-recorded graph behind and run this call layer by layer, which reports a real kernel error
+    // plainly. A context whose launches keep failing to record stops trying.
     backend.destroyGraph(slot->exec);
     slot->exec = nullptr;
     graphs.erase(graphs.begin() + (slot - graphs.data()));
     nextGraphSlot = 0;
-    return status.isOk() ? ended : status;
+    if (++failedCaptures >= 3) graphsEnabled = false;
+    return runLayerByLayer(stream);
   }
   slot->addresses = addresses;
   ++captureCount;

@@ -9,6 +9,10 @@ import torch_kiln
 from conftest import DEVICE
 
 TOLERANCES = {torch.float32: (1e-4, 1e-4), torch.float16: (2e-3, 2e-3), torch.bfloat16: (2e-2, 2e-2)}
+if DEVICE == "cuda":
+    # GPU libraries sum in other orders than eager's kernels (split-K GEMMs, Winograd and FFT convolutions):
+    # deep float32 networks differ by a few 1e-4 there.
+    TOLERANCES[torch.float32] = (1e-3, 1e-3)
 
 
 def run_test(

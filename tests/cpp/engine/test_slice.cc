@@ -251,6 +251,12 @@ TEST(SliceErrors, RunTimeOutOfBoundsIsAStatus) {
 }
 
 TEST(SliceErrors, StartFromAnOrdinaryTensorIsCheckedByTheKernel) {
+  if (testBackend() == BackendKind::kCUDA) {
+    // GPU kernels guard memory on bad data (the element becomes 0) but can only report it by waiting for the
+    // device, which the runtime never does in the steady state; the CPU backend reports it.
+    GTEST_SKIP() << "bad-data errors are reported by the CPU backend only";
+  }
+
   // A start that is not a shape tensor is unknown to shape inference; the kernel checks it.
   const int64_t bad[] = {3};
   HostTensor start(DataType::kINT64, Dims{1});

@@ -31,9 +31,8 @@ def remove_decomposition(op, registry=None):
 
 
 def converter_key(op: torch._ops.OpOverload) -> str:
-    """The registry's name of an overload: "aten::add.Tensor", "aten::relu" for a default overload."""
-    name = op._schema.name
-    return name if op._overloadname == "default" else f"{name}.{op._overloadname}"
+    """The registry's name of an overload: "aten::add.Tensor", "aten::relu.default"."""
+    return f"{op._schema.name}.{op._overloadname}"
 
 
 def get_decompositions() -> Dict[torch._ops.OperatorBase, Callable]:

@@ -161,14 +161,27 @@ class CudaBackend : public Backend {
   void destroyMark(void* mark) override { cudaEventDestroy(static_cast<cudaEvent_t>(mark)); }
 
   bool supportsGraphs() const override { return true; }
-  Status beginCapture(void* stream) override {
+  Status beginCapture(void** captureStream) override {
+    // One capture stream per thread: contexts on one thread record one at a time; threads never share one.
+    thread_local cudaStream_t stream = nullptr;
+    if (stream == nullptr) KILN_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
     // Thread-local mode: other threads' CUDA calls (another context, PyTorch) do not break this capture.
-    KILN_CUDA_CHECK(cudaStreamBeginCapture(static_cast<cudaStream_t>(stream), cudaStreamCaptureModeThreadLocal));
+    const cudaError_t error = cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal);
+    if (error != cudaSuccess) {
+      cudaGetLastError();
+      return cudaStatus(error, "cudaStreamBeginCapture", __FILE__, __LINE__);
+    }
+    *captureStream = stream;
     return Status::ok();
   }
-  Status endCapture(void* stream, void** exec) override {
+  Status endCapture(void* captureStream, void** exec) override {
     cudaGraph_t graph = nullptr;
-    KILN_CUDA_CHECK(cudaStreamEndCapture(static_cast<cudaStream_t>(stream), &graph));
+    const cudaError_t ended = cudaStreamEndCapture(static_cast<cudaStream_t>(captureStream), &graph);
+    if (ended != cudaSuccess) {
+      cudaGetLastError();  // a kernel broke the capture; its own Status says why
+      if (graph != nullptr) cudaGraphDestroy(graph);
+      return cudaStatus(ended, "cudaStreamEndCapture", __FILE__, __LINE__);
+    }
     cudaGraphExec_t current = static_cast<cudaGraphExec_t>(*exec);
     if (current != nullptr) {
       // Same topology with new addresses: updating in place is much cheaper than instantiating.
@@ -184,7 +197,10 @@ class CudaBackend : public Backend {
     cudaGraphExec_t created = nullptr;
     const cudaError_t error = cudaGraphInstantiate(&created, graph, 0);
     cudaGraphDestroy(graph);
-    KILN_CUDA_CHECK(error);
+    if (error != cudaSuccess) {
+      cudaGetLastError();
+      return cudaStatus(error, "cudaGraphInstantiate", __FILE__, __LINE__);
+    }
     *exec = created;
     return Status::ok();
   }

@@ -1,0 +1,151 @@
+// CUDA pooling (max, average) over the innermost 1-3 dims, computed in float32, one thread per output element.
+// Semantics follow the CPU kernel exactly: spatial dims as 3D (missing leading ones of extent 1), every dim
+// before them an independent plane; max never sees padding and propagates NaN; average divides by the input
+// elements in the window (exclusive) or by the window clipped to the padded input (count_include_pad).
+#include <algorithm>
+#include <string>
+
+#include "engine/backends/cuda/cuda_common.cuh"
+
+namespace kiln {
+namespace {
+
+struct PoolGeometry {
+  int64_t planes = 1;
+  int64_t in[3] = {1, 1, 1}, out[3] = {1, 1, 1}, window[3] = {1, 1, 1}, stride[3] = {1, 1, 1};
+  int64_t pre[3] = {0, 0, 0}, post[3] = {0, 0, 0};
+};
+
+Status readGeometry(const LayerParams& layer, const KernelIO& io, PoolGeometry& g) {
+  if (io.inputs.empty() || io.outputs.empty()) return internalError("pooling '" + layer.name + "' has no I/O");
+  const Dims& x = io.inputs[0].dims;
+  const Dims& y = io.outputs[0].dims;
+  const Dims window = layer.attrs.getDims("window_size");
+  const Dims stride = layer.attrs.getDims("stride");
+  const Dims pre = layer.attrs.getDims("pre_padding");
+  const Dims post = layer.attrs.getDims("post_padding");
+  const int32_t ns = window.nbDims;
+  if (ns < 1 || ns > 3 || x.nbDims < ns + 1 || y.nbDims != x.nbDims || stride.nbDims != ns || pre.nbDims != ns ||
+      post.nbDims != ns) {
+    return invalidArgument("pooling '" + layer.name + "': inconsistent ranks");
+  }
+  const int32_t first = x.nbDims - ns;
+  for (int32_t i = 0; i < first; ++i) {
+    if (x.d[i] != y.d[i])
+      return invalidArgument("pooling '" + layer.name + "': leading dims of input and output differ");
+    g.planes *= x.d[i];
+  }
+  const auto mode = static_cast<PaddingMode>(layer.attrs.getInt("padding_mode", 0));
+  const bool same = mode == PaddingMode::kSAME_UPPER || mode == PaddingMode::kSAME_LOWER;
+  for (int32_t i = 0; i < ns; ++i) {
+    const int j = 3 - ns + i;
+    g.in[j] = x.d[first + i];
+    g.out[j] = y.d[first + i];
+    g.window[j] = window.d[i];
+    g.stride[j] = stride.d[i];
+    if (g.window[j] < 1 || g.stride[j] < 1) return invalidArgument("pooling '" + layer.name + "': bad window");
+    if (same) {
+      // The padding that makes out = ceil(in / stride); the odd unit goes last (upper) or first (lower).
+      const int64_t total = std::max<int64_t>(0, (g.out[j] - 1) * g.stride[j] + g.window[j] - g.in[j]);
+      g.pre[j] = mode == PaddingMode::kSAME_UPPER ? total / 2 : total - total / 2;
+      g.post[j] = total - g.pre[j];
+    } else {
+      g.pre[j] = pre.d[i];
+      g.post[j] = post.d[i];
+    }
+  }
+  return Status::ok();
+}
+
+struct Span {
+  int64_t lo, hi, padded;
+};
+
+__device__ __forceinline__ Span spanOf(const PoolGeometry& g, int j, int64_t o) {
+  const int64_t start = o * g.stride[j] - g.pre[j];
+  const int64_t end = start + g.window[j];
+  return {start > 0 ? start : 0, end < g.in[j] ? end : g.in[j],
+          (end < g.in[j] + g.post[j] ? end : g.in[j] + g.post[j]) - start};
+}
+
+template <typename T, bool kMax>
+__global__ void poolKernel(const T* __restrict__ x, T* __restrict__ y, int64_t total, PoolGeometry g, bool exclusive) {
+  const int64_t inPlane = g.in[0] * g.in[1] * g.in[2];
+  KILN_GRID_STRIDE_LOOP(i, total) {
+    const int64_t ow = i % g.out[2];
+    int64_t t = i / g.out[2];
+    const int64_t oh = t % g.out[1];
+    t /= g.out[1];
+    const int64_t od = t % g.out[0];
+    const int64_t p = t / g.out[0];
+    const Span d = spanOf(g, 0, od), h = spanOf(g, 1, oh), w = spanOf(g, 2, ow);
+    const T* src = x + p * inPlane;
+    float acc = kMax ? -INFINITY : 0.f;
+    for (int64_t id = d.lo; id < d.hi; ++id) {
+      for (int64_t ih = h.lo; ih < h.hi; ++ih) {
+        const T* line = src + (id * g.in[1] + ih) * g.in[2];
+        for (int64_t iw = w.lo; iw < w.hi; ++iw) {
+          const float v = cuda::toFloat(line[iw]);
+          if (kMax) {
+            if (v > acc || isnan(v)) acc = v;  // NaN propagates, as in PyTorch
+          } else {
+            acc += v;
+          }
+        }
+      }
+    }
+    if (!kMax) {
+      const int64_t count = exclusive ? (d.hi - d.lo) * (h.hi - h.lo) * (w.hi - w.lo) : d.padded * h.padded * w.padded;
+      acc = count > 0 ? acc / static_cast<float>(count) : 0.f;
+    }
+    y[i] = cuda::fromFloat<T>(acc);
+  }
+}
+
+Status runPooling(const LayerParams& layer, KernelIO& io) {
+  PoolGeometry g;
+  KILN_RETURN_IF_ERROR(readGeometry(layer, io, g));
+  const int64_t total = io.outputs[0].count();
+  if (total == 0) return Status::ok();
+  if (io.inputs[0].type != io.outputs[0].type) {
+    return invalidArgument("pooling '" + layer.name + "': input and output types differ");
+  }
+  const int64_t typeValue = layer.attrs.getInt("pooling_type", 0);
+  if (typeValue != static_cast<int64_t>(PoolingType::kMAX) &&
+      typeValue != static_cast<int64_t>(PoolingType::kAVERAGE)) {
+    return invalidArgument("pooling '" + layer.name + "': unknown pooling type " + std::to_string(typeValue));
+  }
+  const bool isMax = typeValue == static_cast<int64_t>(PoolingType::kMAX);
+  const bool exclusive = layer.attrs.getInt("exclusive", 1) != 0;
+  const cudaStream_t stream = cuda::streamOf(io);
+  Status status = cuda::dispatchFloatType(io.inputs[0].type, [&](auto tag) -> Status {
+    using T = decltype(tag);
+    const T* x = io.inputs[0].as<const T>();
+    T* y = io.outputs[0].as<T>();
+    if (isMax) {
+      poolKernel<T, true><<<cuda::gridFor(total), cuda::kBLOCK, 0, stream>>>(x, y, total, g, exclusive);
+    } else {
+      poolKernel<T, false><<<cuda::gridFor(total), cuda::kBLOCK, 0, stream>>>(x, y, total, g, exclusive);
+    }
+    KILN_CUDA_CHECK_LAUNCH();
+    return Status::ok();
+  });
+  return status.isOk() ? status : status.withContext("pooling '" + layer.name + "'");
+}
+
+bool supportsPooling(const LayerInfo& layer, const Graph& graph) {
+  if (layer.inputs.empty() || layer.inputs[0] < 0) return false;
+  return isFloatType(graph.tensors[static_cast<size_t>(layer.inputs[0])].type);
+}
+
+}  // namespace
+
+void registerPoolingCudaKernels(CudaKernelTable& table) {
+  CudaTactic tactic;
+  tactic.name = "cuda_pooling";
+  tactic.run = runPooling;
+  tactic.supports = supportsPooling;
+  table.add(LayerType::kPOOLING, std::move(tactic));
+}
+
+}  // namespace kiln

@@ -1,0 +1,165 @@
+// Builder fusions: batch-norm folding into convolutions (every backend; results must match the unfused
+// network) and the CUDA epilogue fusions (checked on the graph the pass produces).
+#include <gtest/gtest.h>
+
+#include "engine/builder_fusion.h"
+#include "engine/network_impl.h"
+#include "test_helpers.h"
+
+namespace kiln {
+namespace testing {
+namespace {
+
+constexpr uint32_t kSTRONG = 1u << static_cast<uint32_t>(NetworkDefinitionCreationFlag::kSTRONGLY_TYPED);
+
+struct ConvBn {
+  std::vector<float> kernel, bias, scale, shift;
+  ConvBn() {
+    HostTensor k = randomTensor(DataType::kFLOAT, Dims{4, 3, 3, 3}, 11);
+    kernel.assign(static_cast<const float*>(k.data()), static_cast<const float*>(k.data()) + 108);
+    bias = {0.1f, -0.2f, 0.3f, 0.0f};
+    scale = {1.5f, 0.5f, -1.0f, 2.0f};
+    shift = {0.25f, -0.5f, 0.0f, 1.0f};
+  }
+  // conv -> (x * scale) -> (+ shift) -> relu, optionally stopping after the multiply.
+  NetworkFn network(bool withShift) const {
+    return [this, withShift](NetworkDefinition& net, const std::vector<ITensor*>& in) {
+      auto* conv = net.addConvolutionNd(*in[0], 4, Dims{3, 3}, Weights{DataType::kFLOAT, kernel.data(), 108},
+                                        Weights{DataType::kFLOAT, bias.data(), 4});
+      conv->setPaddingNd(Dims{1, 1});
+      ITensor* s = net.addConstant(Dims{1, 4, 1, 1}, Weights{DataType::kFLOAT, scale.data(), 4})->getOutput(0);
+      ITensor* y = net.addElementWise(*conv->getOutput(0), *s, ElementWiseOperation::kPROD)->getOutput(0);
+      if (withShift) {
+        ITensor* t = net.addConstant(Dims{1, 4, 1, 1}, Weights{DataType::kFLOAT, shift.data(), 4})->getOutput(0);
+        y = net.addElementWise(*y, *t, ElementWiseOperation::kSUM)->getOutput(0);
+      }
+      net.markOutput(*net.addActivation(*y, ActivationType::kRELU)->getOutput(0));
+    };
+  }
+  // The reference: plain loops over the same weights.
+  HostTensor expected(const HostTensor& x, bool withShift) const {
+    HostTensor out(DataType::kFLOAT, Dims{1, 4, 5, 5});
+    const float* in = static_cast<const float*>(x.data());
+    for (int o = 0; o < 4; ++o) {
+      for (int i = 0; i < 5; ++i) {
+        for (int j = 0; j < 5; ++j) {
+          double acc = bias[o];
+          for (int c = 0; c < 3; ++c) {
+            for (int ki = 0; ki < 3; ++ki) {
+              for (int kj = 0; kj < 3; ++kj) {
+                const int y = i + ki - 1, xx = j + kj - 1;
+                if (y < 0 || y >= 5 || xx < 0 || xx >= 5) continue;
+                acc += static_cast<double>(kernel[((o * 3 + c) * 3 + ki) * 3 + kj]) * in[(c * 5 + y) * 5 + xx];
+              }
+            }
+          }
+          double v = acc * scale[o] + (withShift ? shift[o] : 0.0);
+          static_cast<float*>(out.data())[(o * 5 + i) * 5 + j] = static_cast<float>(v > 0 ? v : 0);
+        }
+      }
+    }
+    return out;
+  }
+};
+
+TEST(Fusion, BatchNormFoldsIntoConvolution) {
+  ConvBn case_;
+  HostTensor x = randomTensor(DataType::kFLOAT, Dims{1, 3, 5, 5}, 5);
+  for (bool withShift : {true, false}) {
+    HostTensor out = runSingleOutput(case_.network(withShift), {{"x", x}});
+    expectClose(out, case_.expected(x, withShift), 1e-4, 1e-4);
+
+    Builder builder;
+    auto net = builder.createNetworkV2(kSTRONG);
+    case_.network(withShift)(*net, {net->addInput("x", DataType::kFLOAT, Dims{1, 3, 5, 5})});
+    auto config = builder.createBuilderConfig();
+    config->setBackend(testBackend());
+    ASSERT_TRUE(builder.buildSerializedNetwork(*net, *config).isOk());
+    // On CUDA the ReLU also becomes the convolution's epilogue.
+    const int32_t epilogue = testBackend() == BackendKind::kCUDA ? 1 : 0;
+    EXPECT_EQ(builder.lastBuildReport().layersFused, (withShift ? 2 : 1) + epilogue);
+  }
+}
+
+TEST(Fusion, AffineWithOtherReadersIsNotFolded) {
+  // The convolution output is also a network output: folding would change what that output holds.
+  ConvBn case_;
+  Builder builder;
+  auto net = builder.createNetworkV2(kSTRONG);
+  ITensor* x = net->addInput("x", DataType::kFLOAT, Dims{1, 3, 5, 5});
+  auto* conv = net->addConvolutionNd(*x, 4, Dims{3, 3}, Weights{DataType::kFLOAT, case_.kernel.data(), 108},
+                                     Weights{DataType::kFLOAT, case_.bias.data(), 4});
+  ITensor* s = net->addConstant(Dims{1, 4, 1, 1}, Weights{DataType::kFLOAT, case_.scale.data(), 4})->getOutput(0);
+  net->markOutput(*net->addElementWise(*conv->getOutput(0), *s, ElementWiseOperation::kPROD)->getOutput(0));
+  net->markOutput(*conv->getOutput(0));
+  auto config = builder.createBuilderConfig();
+  ASSERT_TRUE(builder.buildSerializedNetwork(*net, *config).isOk());
+  EXPECT_EQ(builder.lastBuildReport().layersFused, 0);
+}
+
+StatusOr<Graph> graphOf(NetworkDefinition& net) { return net.impl().toGraph(); }
+
+TEST(Fusion, ConvolutionTakesResidualAddAndRelu) {
+  Builder builder;
+  auto net = builder.createNetworkV2(kSTRONG);
+  ITensor* x = net->addInput("x", DataType::kHALF, Dims{2, 4, 8, 8});
+  std::vector<uint16_t> k(4 * 4 * 9, 0x3c00);
+  auto* conv = net->addConvolutionNd(*x, 4, Dims{3, 3}, Weights{DataType::kHALF, k.data(), 144}, Weights{});
+  conv->setPaddingNd(Dims{1, 1});
+  ITensor* sum = net->addElementWise(*conv->getOutput(0), *x, ElementWiseOperation::kSUM)->getOutput(0);
+  net->markOutput(*net->addActivation(*sum, ActivationType::kRELU)->getOutput(0));
+  StatusOr<Graph> g = graphOf(*net);
+  ASSERT_TRUE(g.isOk()) << g.status().toString();
+  EXPECT_EQ(fuseEpilogues(g.value()), 2);
+  ASSERT_EQ(g.value().layers.size(), 1u);
+  const LayerInfo& fused = g.value().layers[0];
+  EXPECT_EQ(fused.params.attrs.getInt("fused_residual", 0), 1);
+  EXPECT_EQ(fused.params.attrs.getInt("fused_activation", -1), static_cast<int64_t>(ActivationType::kRELU));
+  ASSERT_EQ(fused.inputs.size(), 4u);
+  EXPECT_EQ(fused.inputs[3], g.value().inputs[0]);
+  EXPECT_EQ(fused.outputs[0], g.value().outputs[0]);
+}
+
+TEST(Fusion, MatrixMultiplyTakesBiasAndGelu) {
+  Builder builder;
+  auto net = builder.createNetworkV2(kSTRONG);
+  ITensor* a = net->addInput("a", DataType::kHALF, Dims{8, 16});
+  std::vector<uint16_t> w(16 * 32, 0x3c00), b(32, 0x3c00);
+  ITensor* weight = net->addConstant(Dims{16, 32}, Weights{DataType::kHALF, w.data(), 512})->getOutput(0);
+  ITensor* bias = net->addConstant(Dims{1, 32}, Weights{DataType::kHALF, b.data(), 32})->getOutput(0);
+  ITensor* mm = net->addMatrixMultiply(*a, MatrixOperation::kNONE, *weight, MatrixOperation::kNONE)->getOutput(0);
+  ITensor* sum = net->addElementWise(*mm, *bias, ElementWiseOperation::kSUM)->getOutput(0);
+  net->markOutput(*net->addActivation(*sum, ActivationType::kGELU_ERF)->getOutput(0));
+  StatusOr<Graph> g = graphOf(*net);
+  ASSERT_TRUE(g.isOk()) << g.status().toString();
+  EXPECT_EQ(fuseEpilogues(g.value()), 2);
+  int gemms = 0;
+  for (const LayerInfo& l : g.value().layers) {
+    if (l.params.type != LayerType::kMATRIX_MULTIPLY) continue;
+    ++gemms;
+    EXPECT_EQ(l.params.attrs.getInt("fused_bias", 0), 1);
+    EXPECT_EQ(l.params.attrs.getInt("fused_activation", -1), static_cast<int64_t>(ActivationType::kGELU_ERF));
+    ASSERT_EQ(l.inputs.size(), 3u);
+    EXPECT_EQ(l.outputs[0], g.value().outputs[0]);
+  }
+  EXPECT_EQ(gemms, 1);
+}
+
+TEST(Fusion, BroadcastingAddIsNotAnEpilogue) {
+  // [8,32] + [8,1] broadcasts along rows, not the last dim: not a GEMM bias.
+  Builder builder;
+  auto net = builder.createNetworkV2(kSTRONG);
+  ITensor* a = net->addInput("a", DataType::kFLOAT, Dims{8, 16});
+  ITensor* b = net->addInput("b", DataType::kFLOAT, Dims{16, 32});
+  std::vector<float> c(8, 1.f);
+  ITensor* col = net->addConstant(Dims{8, 1}, Weights{DataType::kFLOAT, c.data(), 8})->getOutput(0);
+  ITensor* mm = net->addMatrixMultiply(*a, MatrixOperation::kNONE, *b, MatrixOperation::kNONE)->getOutput(0);
+  net->markOutput(*net->addElementWise(*mm, *col, ElementWiseOperation::kSUM)->getOutput(0));
+  StatusOr<Graph> g = graphOf(*net);
+  ASSERT_TRUE(g.isOk());
+  EXPECT_EQ(fuseEpilogues(g.value()), 0);
+}
+
+}  // namespace
+}  // namespace testing
+}  // namespace kiln
