@@ -70,6 +70,11 @@ class Value {
   std::optional<TensorMeta> meta_;  // absent for non-tensor outputs (an int from sym_size, a list)
 };
 
+// Reads item `index` of a list value (the output of an op returning Tensor[]: split, unbind, chunk). Frontends
+// add one such node per item used, so every other node reads single tensors and only tensors cross engine
+// boundaries. A negative index counts from the end, as in Python.
+inline constexpr char kLIST_GET_SCHEMA[] = "prim::list_get(Tensor(a)[] list, int index) -> Tensor(a)";
+
 // A call argument: a value, a constant, or a list (Tensor[] may mix values and None).
 struct Arg {
   enum class Kind { kVALUE, kCONSTANT, kLIST };

@@ -24,6 +24,18 @@ void collect(const Arg& arg, std::vector<const Value*>& out) {
 
 std::string label(const Node& node) { return "%" + node.name() + " (" + node.target() + ")"; }
 
+// A list value (a Tensor[] output) stands for several tensors: it may be read whole only where the schema
+// takes a list (cat's Tensor[] tensors, list_get) or anything (opaque calls), never as one tensor or as one
+// item of a list. Returns the offending value, or null.
+const Value* misreadList(const SchemaType& type, const Arg& arg) {
+  if (type.kind == TypeKind::kANY) return nullptr;
+  if (arg.isValue()) return arg.value != nullptr && arg.value->isList() && !type.isList ? arg.value : nullptr;
+  for (const Arg& item : arg.list) {
+    if (item.isValue() && item.value != nullptr && item.value->isList()) return item.value;
+  }
+  return nullptr;
+}
+
 Status fail(const std::string& message) { return internalError("graph verification failed: " + message); }
 
 }  // namespace
@@ -59,6 +71,12 @@ Status Graph::verify() const {
         if (node->args_.size() < n || (node->args_.size() > n && !schema->isVararg)) {
           return fail(where + " has " + std::to_string(node->args_.size()) + " arguments, its schema " +
                       std::to_string(n) + " (arguments must be normalized)");
+        }
+        for (size_t k = 0; k < n; ++k) {
+          if (const Value* list = misreadList(schema->arguments[k].type, node->args_[k])) {
+            return fail(where + ": argument '" + schema->arguments[k].name + "' (" + schema->arguments[k].type.text +
+                        ") reads the list %" + list->name_ + " as a tensor; read its items with " + kLIST_GET_SCHEMA);
+          }
         }
         const size_t returns = schema->isVarret ? 0 : schema->returns.size();
         if (node->outputs_.size() != returns) {

@@ -234,6 +234,8 @@ void bindCompiler(py::module_& m) {
       .def_property_readonly("producer", [](const ir::Value& v) { return v.node()->name(); })
       .def_property_readonly("index", &ir::Value::outputIndex);
 
+  m.attr("LIST_GET_SCHEMA") = ir::kLIST_GET_SCHEMA;
+
   py::class_<ir::Graph>(m, "Graph")
       .def(py::init<>())
       .def(

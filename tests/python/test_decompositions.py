@@ -19,7 +19,7 @@ def test_user_decomposition_replaces_addmm():
 
     try:
         inputs = [torch.randn(3, 5), torch.randn(3, 4), torch.randn(4, 5)]
-        run_test(AddMM(), inputs, expected_ops={torch.ops.aten.mul.Tensor, torch.ops.aten.mm.default},
+        run_test(AddMM(), inputs, expected_ops={torch.ops.aten.mul.Tensor, torch.ops.aten.matmul.default},
                  unexpected_ops={torch.ops.aten.addmm.default}, expect_engines=1)
     finally:
         remove_decomposition(torch.ops.aten.addmm, registry=DECOMPOSITIONS)

@@ -3,6 +3,7 @@ nodes left to PyTorch become calls of their ATen ops (with the arguments lowerin
 
 import copy
 import json
+import operator
 from typing import Any, Dict, List, Tuple
 
 import numpy as np
@@ -12,7 +13,7 @@ import torch.fx
 from .. import _C
 from .._types import to_torch_dtype
 from ..runtime import KilnEngineModule
-from ._translate import OPAQUE_PREFIX, Translation, _fetch_attr
+from ._translate import LIST_GET_TARGET, OPAQUE_PREFIX, Translation, _fetch_attr
 
 _LAYOUTS = {"torch.strided": torch.strided, "torch.sparse_coo": torch.sparse_coo}
 _FORMATS = {
@@ -141,6 +142,8 @@ class Rebuilder:
             new = self.graph.call_function(
                 fx_node.target, torch.fx.node.map_aggregate(fx_node.args, remap),
                 torch.fx.node.map_aggregate(fx_node.kwargs, remap))
+        elif target == LIST_GET_TARGET:  # an item of a Tensor[] value: indexing the list
+            new = self.graph.call_function(operator.getitem, (self._arg(args[0]), args[1]))
         else:
             op = resolve_op(target)
             positional, keywords = [], {}
@@ -158,7 +161,7 @@ class Rebuilder:
             self.env[(name, 0)] = new
         else:
             for i in range(len(metas)):
-                self.env[(name, i)] = self.graph.call_function(__import__("operator").getitem, (new, i))
+                self.env[(name, i)] = self.graph.call_function(operator.getitem, (new, i))
 
     def emit_engine(self, segment_id: int, node_names: List[str], inputs, outputs):
         ranges = []
@@ -193,7 +196,7 @@ class Rebuilder:
             self.env[tuple(outputs[0])] = call
         else:
             for k, ref in enumerate(outputs):
-                self.env[tuple(ref)] = self.graph.call_function(__import__("operator").getitem, (call, k))
+                self.env[tuple(ref)] = self.graph.call_function(operator.getitem, (call, k))
 
     def emit_output(self):
         output_entry = next(e for e in self.nodes.values() if e[0] == "output")

@@ -1,8 +1,10 @@
 """From a torch.fx graph of ATen ops (torch.export, unlifted) to Kiln's IR.
 
 Each fx node becomes an IR node of the same name: placeholders, get_attr weights, and calls of ATen op
-overloads with their schema; tuple getitem resolves to the producer's output value. Calls that are not ATen
-op overloads (Python arithmetic on sizes ...) become opaque nodes that always run in PyTorch.
+overloads with their schema; tuple getitem resolves to the producer's output value. An op returning Tensor[]
+(split, unbind, chunk) has one list value, and getitem on it becomes a prim::list_get node, so other nodes
+read single tensors. Calls that are not ATen op overloads (Python arithmetic on sizes ...) become opaque nodes
+that always run in PyTorch.
 """
 
 import operator
@@ -17,6 +19,10 @@ from .._types import is_supported_dtype, to_kiln_dtype
 from ._symbols import SymbolTable
 
 OPAQUE_PREFIX = "kiln::opaque_"
+# Item `index` of a Tensor[] value; the same text as the IR's kLIST_GET_SCHEMA (src/ir/graph.h), which the
+# extension exports as _C.LIST_GET_SCHEMA (tests check the two agree).
+LIST_GET_SCHEMA = "prim::list_get(Tensor(a)[] list, int index) -> Tensor(a)"
+LIST_GET_TARGET = "prim::list_get.default"
 
 
 def _fetch_attr(module: torch.nn.Module, target: str):
@@ -34,6 +40,7 @@ class Translation:
         self.graph = _C.Graph()
         self.symbols = SymbolTable()
         self.values: Dict[str, List[Any]] = {}  # fx node name -> IR values (one per output)
+        self.list_values: Dict[str, List[bool]] = {}  # fx node name -> per output: a Tensor[] value
         self.fx_nodes: Dict[str, torch.fx.Node] = {}
         self.opaque_targets: Dict[str, Any] = {}  # IR node name -> python callable for opaque nodes
         self.placeholder_names: List[str] = []
@@ -47,6 +54,14 @@ class Translation:
 
     def _output_metas(self, node: torch.fx.Node) -> list:
         val = node.meta.get("val")
+        lists = _list_returns(node)
+        if lists is not None:
+            # A Tensor[] return is one untyped value whatever its length; its items get metas at list_get.
+            if len(lists) == 1:
+                vals = [val]
+            else:  # no returns (val None), or a tuple of them
+                vals = list(val) if isinstance(val, (tuple, list)) else [None] * len(lists)
+            return [None if is_list else self._meta(v) for is_list, v in zip(lists, vals)]
         if isinstance(val, (tuple, list)):
             return [self._meta(v) for v in val]
         return [self._meta(val)]
@@ -104,12 +119,23 @@ class Translation:
                 ]
             elif node.op == "call_function" and node.target is operator.getitem:
                 source, index = node.args
-                self.values[node.name] = [self.values[source.name][index]]
+                value = self.values[source.name]
+                is_list = self.list_values.get(source.name, [False] * len(value))
+                if len(value) == 1 and is_list[0]:
+                    meta = self._meta(node.meta.get("val"))
+                    self.values[node.name] = list(
+                        graph.add_call(LIST_GET_SCHEMA, node.name, [value[0], index], {}, [meta]))
+                else:
+                    self.values[node.name] = [value[index]]
+                    self.list_values[node.name] = [is_list[index]]
             elif node.op == "call_function" and isinstance(node.target, torch._ops.OpOverload):
                 schema = str(node.target._schema)
                 args = [self._arg(a) for a in _static_sizes(node)]
                 kwargs = {k: self._arg(v) for k, v in node.kwargs.items()}
                 self.values[node.name] = list(graph.add_call(schema, node.name, args, kwargs, self._output_metas(node)))
+                lists = _list_returns(node)
+                if lists is not None:
+                    self.list_values[node.name] = lists
             elif node.op == "call_function":
                 self._add_opaque(node)
             elif node.op == "output":
@@ -129,6 +155,13 @@ class Translation:
         self.opaque_targets[node.name] = node.target
         values = list(self.graph.add_call(schema, node.name, [[self._arg(i) for i in inputs]], {}, metas))
         self.values[node.name] = values
+
+
+def _list_returns(node: torch.fx.Node) -> Optional[List[bool]]:
+    """Per schema return of an ATen op call: whether it is a list (Tensor[]); None for other calls."""
+    if not isinstance(node.target, torch._ops.OpOverload):
+        return None
+    return [isinstance(r.type, torch.ListType) for r in node.target._schema.returns]
 
 
 _RESHAPES = {torch.ops.aten.view.default, torch.ops.aten.reshape.default, torch.ops.aten._unsafe_view.default}

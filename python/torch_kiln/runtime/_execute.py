@@ -5,6 +5,7 @@ ExportedProgram: the plan travels as a uint8 tensor, the output dtypes and shape
 """
 
 import json
+import sys
 import threading
 from typing import Dict, List, Tuple
 
@@ -13,7 +14,7 @@ import torch
 from .. import _C
 from .._types import to_kiln_dtype, to_torch_dtype
 
-_RUNNERS: Dict[Tuple[int, int, int], "_C.EngineRunner"] = {}
+_RUNNERS: Dict[Tuple[int, int], Tuple[torch.Tensor, "_C.EngineRunner"]] = {}
 _LOCK = threading.Lock()
 _MODES = {"cuda_graphs": True, "profiling": False}
 
@@ -26,7 +27,7 @@ def _configure(runner: "_C.EngineRunner") -> None:
 def set_cuda_graphs(enabled: bool) -> None:
     with _LOCK:
         _MODES["cuda_graphs"] = bool(enabled)
-        for runner in _RUNNERS.values():
+        for _, runner in _RUNNERS.values():
             _configure(runner)
 
 
@@ -37,26 +38,31 @@ def cuda_graphs_enabled() -> bool:
 def set_profiling(enabled: bool) -> None:
     with _LOCK:
         _MODES["profiling"] = bool(enabled)
-        for runner in _RUNNERS.values():
+        for _, runner in _RUNNERS.values():
             _configure(runner)
 
 
 def take_profiles() -> Dict[int, list]:
     """Per engine (numbered in creation order): the layer times recorded since the last call."""
     with _LOCK:
-        return {i: runner.take_profile() for i, runner in enumerate(_RUNNERS.values())}
+        return {i: runner.take_profile() for i, (_, runner) in enumerate(_RUNNERS.values())}
 
 
 def _runner_for(plan: torch.Tensor) -> "_C.EngineRunner":
-    # Keyed by the plan tensor's storage: a module reuses its engine; a loaded program gets a new one.
-    key = (plan.data_ptr(), plan.numel(), plan.untyped_storage()._cdata if hasattr(plan.untyped_storage(), "_cdata") else 0)
+    # Keyed by the plan tensor's memory: a module reuses its engine; a loaded program gets a new one. The entry
+    # holds the plan tensor itself, so that memory cannot be freed and reused by another plan while the entry
+    # lives; entries whose plan nobody else holds any more are dropped when a new engine is made.
+    key = (plan.data_ptr(), plan.numel())
     with _LOCK:
-        runner = _RUNNERS.get(key)
-        if runner is None:
+        entry = _RUNNERS.get(key)
+        if entry is None:
+            for stale in [k for k, (held, _) in _RUNNERS.items() if sys.getrefcount(held) <= 3]:
+                del _RUNNERS[stale]
             runner = _C.EngineRunner(plan.cpu().numpy().tobytes())
             _configure(runner)
-            _RUNNERS[key] = runner
-        return runner
+            entry = (plan, runner)
+            _RUNNERS[key] = entry
+        return entry[1]
 
 
 def _current_stream(device: torch.device) -> int:

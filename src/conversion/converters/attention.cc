@@ -40,6 +40,9 @@ constexpr AttentionArgs kSdpa{3, 5, 6};
 constexpr AttentionArgs kEfficient{3, 6, 7};
 // _scaled_dot_product_flash_attention(q, k, v, dropout_p, is_causal, return_debug_mask, *, scale)
 constexpr AttentionArgs kFlash{SIZE_MAX, 4, 6};
+// _scaled_dot_product_cudnn_attention(q, k, v, attn_bias, compute_log_sumexp, dropout_p, is_causal,
+//                                     return_debug_mask, *, scale)
+constexpr AttentionArgs kCudnn{3, 6, 8};
 // _scaled_dot_product_flash_attention_for_cpu(q, k, v, dropout_p, is_causal, *, attn_mask, scale)
 constexpr AttentionArgs kFlashCpu{5, 4, 6};
 
@@ -95,6 +98,13 @@ const auto registered =
                   "Tensor rng_state, Tensor unused, Tensor debug_attn_mask)",
                   attentionOf<kFlash>},
                  {.validator = [](const ir::Node& n, const CompilationSettings&) { return supported(n, 3, kFlash); }})
+        .pattern({"aten::_scaled_dot_product_cudnn_attention(Tensor query, Tensor key, Tensor value, "
+                  "Tensor? attn_bias, bool compute_log_sumexp, float dropout_p=0., bool is_causal=False, "
+                  "bool return_debug_mask=False, *, float? scale=None) -> (Tensor output, Tensor logsumexp, "
+                  "Tensor cum_seq_q, Tensor cum_seq_k, SymInt max_q, SymInt max_k, Tensor philox_seed, "
+                  "Tensor philox_offset, Tensor debug_attn_mask)",
+                  attentionOf<kCudnn>},
+                 {.validator = [](const ir::Node& n, const CompilationSettings&) { return supported(n, 5, kCudnn); }})
         .pattern(
             {"aten::_scaled_dot_product_flash_attention_for_cpu(Tensor query, Tensor key, Tensor value, "
              "float dropout_p=0., bool is_causal=False, *, Tensor? attn_mask=None, float? scale=None) -> "

@@ -1,4 +1,5 @@
-// ATen copies and casts: _to_copy (dtype changes only), clone, dropout in eval mode, alias/detach/contiguous.
+// ATen copies and casts: _to_copy, to.dtype, to.dtype_layout (dtype changes only), type_as, clone, dropout in
+// eval mode, alias/detach/contiguous.
 #include "conversion/impl/impl.h"
 #include "conversion/registry.h"
 
@@ -13,6 +14,21 @@ Status toCopy(ConversionCtx& ctx, const ir::Node& node, Args& args) {
   KILN_ASSIGN_OR_RETURN(std::optional<DataType> dtype, impl::scalarTypeOf(args[1]));
   KILN_ASSIGN_OR_RETURN(ITensor * out, impl::castTo(ctx, node, x, dtype.value_or(x->getType())));
   return impl::setOutput(ctx, node, 0, out, args);  // an identity when nothing changes
+}
+
+// to.dtype(self, dtype, non_blocking, copy, memory_format)
+Status toDtype(ConversionCtx& ctx, const ir::Node& node, Args& args) {
+  KILN_ASSIGN_OR_RETURN(ITensor * x, args[0].asTensor());
+  KILN_ASSIGN_OR_RETURN(std::optional<DataType> dtype, impl::scalarTypeOf(args[1]));
+  KILN_ASSIGN_OR_RETURN(ITensor * out, impl::castTo(ctx, node, x, dtype.value_or(x->getType())));
+  return impl::setOutput(ctx, node, 0, out, args);
+}
+
+Status typeAs(ConversionCtx& ctx, const ir::Node& node, Args& args) {
+  KILN_ASSIGN_OR_RETURN(ITensor * x, args[0].asTensor());
+  KILN_ASSIGN_OR_RETURN(ITensor * other, args[1].asTensor());
+  KILN_ASSIGN_OR_RETURN(ITensor * out, impl::castTo(ctx, node, x, other->getType()));
+  return impl::setOutput(ctx, node, 0, out, args);
 }
 
 // The output is the input (setOutput adds the identity layer that keeps them apart); unused extra outputs
@@ -35,6 +51,14 @@ bool toCopySupported(const ir::Node& node, const CompilationSettings&) {
   return text.isOk() && text.value() == "torch.strided";
 }
 
+bool toDtypeSupported(const ir::Node& node, const CompilationSettings&) {
+  return impl::tensorMetaArg(node, 0) != nullptr && impl::constantArg(node, 1) != nullptr &&
+         !impl::constantArg(node, 1)->isNone() && impl::scalarTypeArgSupported(node, 1);
+}
+
+// to.dtype_layout(self, *, dtype, layout, device, pin_memory, ...): the same arguments as _to_copy at the front.
+bool toLayoutSupported(const ir::Node& node, const CompilationSettings& settings) { return toCopySupported(node, settings); }
+
 // dropout in eval mode is the identity; in training it is random, which stays in PyTorch.
 bool notTraining(const ir::Node& node, const CompilationSettings&) {
   const ir::Constant* train = impl::constantArg(node, 2);
@@ -48,6 +72,19 @@ const auto registered =
                   "bool? pin_memory=None, bool non_blocking=False, MemoryFormat? memory_format=None) -> Tensor",
                   toCopy},
                  {.validator = toCopySupported})
+        .pattern({"aten::to.dtype(Tensor(a) self, ScalarType dtype, bool non_blocking=False, bool copy=False, "
+                  "MemoryFormat? memory_format=None) -> Tensor(a)",
+                  toDtype},
+                 {.validator = toDtypeSupported})
+        .pattern({"aten::to.dtype_layout(Tensor(a) self, *, ScalarType? dtype=None, Layout? layout=None, "
+                  "Device? device=None, bool? pin_memory=None, bool non_blocking=False, bool copy=False, "
+                  "MemoryFormat? memory_format=None) -> Tensor(a)",
+                  toCopy},
+                 {.validator = toLayoutSupported})
+        .pattern({"aten::type_as(Tensor self, Tensor other) -> Tensor", typeAs},
+                 {.validator = [](const ir::Node& n, const CompilationSettings&) {
+                    return impl::tensorMetaArg(n, 0) != nullptr && impl::tensorMetaArg(n, 1) != nullptr;
+                  }})
         .pattern({"aten::clone(Tensor self, *, MemoryFormat? memory_format=None) -> Tensor", passThrough})
         .pattern({"aten::alias(Tensor(a) self) -> Tensor(a)", passThrough})
         .pattern({"aten::detach(Tensor(a) self) -> Tensor(a)", passThrough})

@@ -1,5 +1,9 @@
-// ATen factories: full, full_like, zeros_like, ones_like, scalar_tensor, arange. The engine decides
+// ATen factories: full, zeros, ones, empty (as zeros), full_like, zeros_like, ones_like, empty_like (as zeros),
+// new_full/new_zeros/new_ones/new_empty, scalar_tensor, arange, eye, linspace. The engine decides
 // where tensors live, so the device/layout/pin_memory arguments of these factories do not matter.
+#include <cmath>
+
+#include "conversion/converters/arg_checks.h"
 #include "conversion/impl/impl.h"
 #include "conversion/registry.h"
 
@@ -65,6 +69,75 @@ Status arange(ConversionCtx& ctx, const ir::Node& node, Args& args) {
   return impl::setOutput(ctx, node, 0, out, args);
 }
 
+// zeros / ones / empty.memory_format(size, *, dtype, ...): float32 unless told otherwise; empty is zeros (its
+// contents are unspecified, and zeros are a valid choice).
+template <int kValue>
+Status constantOfSize(ConversionCtx& ctx, const ir::Node& node, Args& args) {
+  KILN_ASSIGN_OR_RETURN(std::vector<impl::ShapeItem> size, impl::shapeItemsOf(args[0]));
+  KILN_ASSIGN_OR_RETURN(DataType type, typeOr(args[1], DataType::kFLOAT));
+  KILN_ASSIGN_OR_RETURN(ITensor * out, impl::full(ctx, node, size, kValue, type));
+  return impl::setOutput(ctx, node, 0, out, args);
+}
+
+// new_zeros / new_ones / new_empty(self, size, *, dtype, ...): self's dtype unless told otherwise.
+template <int kValue>
+Status newConstant(ConversionCtx& ctx, const ir::Node& node, Args& args) {
+  KILN_ASSIGN_OR_RETURN(ITensor * self, args[0].asTensor());
+  KILN_ASSIGN_OR_RETURN(std::vector<impl::ShapeItem> size, impl::shapeItemsOf(args[1]));
+  KILN_ASSIGN_OR_RETURN(DataType type, typeOr(args[2], self->getType()));
+  KILN_ASSIGN_OR_RETURN(ITensor * out, impl::full(ctx, node, size, kValue, type));
+  return impl::setOutput(ctx, node, 0, out, args);
+}
+
+Status newFull(ConversionCtx& ctx, const ir::Node& node, Args& args) {
+  KILN_ASSIGN_OR_RETURN(ITensor * self, args[0].asTensor());
+  KILN_ASSIGN_OR_RETURN(std::vector<impl::ShapeItem> size, impl::shapeItemsOf(args[1]));
+  KILN_ASSIGN_OR_RETURN(double value, args[2].asDouble());
+  KILN_ASSIGN_OR_RETURN(DataType type, typeOr(args[3], self->getType()));
+  KILN_ASSIGN_OR_RETURN(ITensor * out, impl::full(ctx, node, size, value, type));
+  return impl::setOutput(ctx, node, 0, out, args);
+}
+
+// eye(n) / eye.m(n, m): a constant identity (float32 unless told otherwise).
+template <bool kM>
+Status eye(ConversionCtx& ctx, const ir::Node& node, Args& args) {
+  KILN_ASSIGN_OR_RETURN(int64_t n, args[0].asInt());
+  int64_t m = n;
+  if (kM) {
+    KILN_ASSIGN_OR_RETURN(m, args[1].asInt());
+  }
+  KILN_ASSIGN_OR_RETURN(DataType type, typeOr(args[kM ? 2 : 1], DataType::kFLOAT));
+  const impl::Site site(node);
+  if (n < 0 || m < 0) return site.error("eye extents must be non-negative");
+  std::vector<double> values(static_cast<size_t>(n * m), 0.0);
+  for (int64_t i = 0; i < std::min(n, m); ++i) values[static_cast<size_t>(i * m + i)] = 1.0;
+  KILN_ASSIGN_OR_RETURN(ITensor * out, impl::constantOf(ctx, site, type, Dims{n, m}, values));
+  return impl::setOutput(ctx, node, 0, out, args);
+}
+
+// linspace(start, end, steps): ATen fills the first half forwards from start and the second half backwards
+// from end, so both ends are exact; the same is computed here in double and stored as the dtype.
+Status linspace(ConversionCtx& ctx, const ir::Node& node, Args& args) {
+  KILN_ASSIGN_OR_RETURN(double start, args[0].asDouble());
+  KILN_ASSIGN_OR_RETURN(double end, args[1].asDouble());
+  KILN_ASSIGN_OR_RETURN(int64_t steps, args[2].asInt());
+  KILN_ASSIGN_OR_RETURN(DataType type, typeOr(args[3], DataType::kFLOAT));
+  const impl::Site site(node);
+  if (steps < 0) return site.error("linspace steps must be non-negative");
+  std::vector<double> values(static_cast<size_t>(steps));
+  if (steps == 1) values[0] = start;
+  if (steps > 1) {
+    const double step = (end - start) / static_cast<double>(steps - 1);
+    const int64_t half = steps / 2;
+    for (int64_t i = 0; i < steps; ++i) {
+      values[static_cast<size_t>(i)] =
+          i < half ? start + step * static_cast<double>(i) : end - step * static_cast<double>(steps - 1 - i);
+    }
+  }
+  KILN_ASSIGN_OR_RETURN(ITensor * out, impl::constantOf(ctx, site, type, Dims{steps}, values));
+  return impl::setOutput(ctx, node, 0, out, args);
+}
+
 bool layoutStrided(const ir::Constant* layout) {
   if (layout == nullptr) return false;
   if (layout->isNone()) return true;
@@ -107,6 +180,55 @@ bool likeSupported(const ir::Node& node, size_t dtypeIndex) {
          layoutStrided(impl::constantArg(node, dtypeIndex + 1));
 }
 
+// A size list (argument sizeIndex) of numbers or engine-computed extents, a known dtype and a strided layout.
+bool sizedFactorySupported(const ir::Node& node, size_t sizeIndex, size_t dtypeIndex) {
+  return node.args().size() > dtypeIndex + 1 && checks::symIntList(node.args()[sizeIndex]) &&
+         impl::scalarTypeArgSupported(node, dtypeIndex) && layoutStrided(impl::constantArg(node, dtypeIndex + 1));
+}
+
+template <size_t kSize, size_t kDtype>
+bool sized(const ir::Node& node, const CompilationSettings&) {
+  return sizedFactorySupported(node, kSize, kDtype);
+}
+
+bool newFullSupported(const ir::Node& node, const CompilationSettings&) {
+  const ir::Constant* value = impl::constantArg(node, 2);
+  return impl::tensorMetaArg(node, 0) != nullptr && value != nullptr && value->isNumber() &&
+         sizedFactorySupported(node, 1, 3);
+}
+
+template <size_t kDtype>
+bool newSized(const ir::Node& node, const CompilationSettings&) {
+  return impl::tensorMetaArg(node, 0) != nullptr && sizedFactorySupported(node, 1, kDtype);
+}
+
+template <bool kM>
+bool eyeSupported(const ir::Node& node, const CompilationSettings&) {
+  const size_t dtype = kM ? 2 : 1;
+  const std::optional<int64_t> n = checks::intArg(node, 0);
+  const std::optional<int64_t> m = kM ? checks::intArg(node, 1) : n;
+  return n && m && *n >= 0 && *m >= 0 && *n * *m <= (int64_t{1} << 24) && impl::scalarTypeArgSupported(node, dtype) &&
+         layoutStrided(impl::constantArg(node, dtype + 1));
+}
+
+// Float results only: for integer dtypes ATen rounds its float steps in its own way.
+bool linspaceSupported(const ir::Node& node, const CompilationSettings&) {
+  const ir::Constant* start = impl::constantArg(node, 0);
+  const ir::Constant* end = impl::constantArg(node, 1);
+  const std::optional<int64_t> steps = checks::intArg(node, 2);
+  const ir::Constant* dtype = impl::constantArg(node, 3);
+  if (start == nullptr || end == nullptr || !start->isNumber() || !end->isNumber() || !steps || *steps < 0 ||
+      *steps > (int64_t{1} << 24) || dtype == nullptr || !impl::scalarTypeArgSupported(node, 3)) {
+    return false;
+  }
+  if (!layoutStrided(impl::constantArg(node, 4))) return false;
+  if (dtype->isNone()) return true;
+  ConverterArg arg;
+  arg.constant = *dtype;
+  StatusOr<std::optional<DataType>> type = impl::scalarTypeOf(arg);
+  return type.isOk() && type.value().has_value() && checks::isFloat(*type.value());
+}
+
 const auto registered =
     RegisterConverters()
         .pattern({"aten::full(SymInt[] size, Scalar fill_value, *, ScalarType? dtype=None, Layout? layout=None, "
@@ -144,7 +266,51 @@ const auto registered =
         .pattern({"aten::ones_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, "
                   "bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor",
                   constantLike<1>},
-                 {.validator = [](const ir::Node& n, const CompilationSettings&) { return likeSupported(n, 1); }});
+                 {.validator = [](const ir::Node& n, const CompilationSettings&) { return likeSupported(n, 1); }})
+        .pattern({"aten::empty_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, "
+                  "bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor",
+                  constantLike<0>},
+                 {.validator = [](const ir::Node& n, const CompilationSettings&) { return likeSupported(n, 1); }})
+        .pattern({"aten::zeros(SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, "
+                  "bool? pin_memory=None) -> Tensor",
+                  constantOfSize<0>},
+                 {.validator = sized<0, 1>})
+        .pattern({"aten::ones(SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, "
+                  "bool? pin_memory=None) -> Tensor",
+                  constantOfSize<1>},
+                 {.validator = sized<0, 1>})
+        .pattern({"aten::empty.memory_format(SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, "
+                  "Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor",
+                  constantOfSize<0>},
+                 {.validator = sized<0, 1>})
+        .pattern({"aten::new_zeros(Tensor self, SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, "
+                  "Device? device=None, bool? pin_memory=None) -> Tensor",
+                  newConstant<0>},
+                 {.validator = newSized<2>})
+        .pattern({"aten::new_ones(Tensor self, SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, "
+                  "Device? device=None, bool? pin_memory=None) -> Tensor",
+                  newConstant<1>},
+                 {.validator = newSized<2>})
+        .pattern({"aten::new_empty(Tensor self, SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, "
+                  "Device? device=None, bool? pin_memory=None) -> Tensor",
+                  newConstant<0>},
+                 {.validator = newSized<2>})
+        .pattern({"aten::new_full(Tensor self, SymInt[] size, Scalar fill_value, *, ScalarType? dtype=None, "
+                  "Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor",
+                  newFull},
+                 {.validator = newFullSupported})
+        .pattern({"aten::eye(SymInt n, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, "
+                  "bool? pin_memory=None) -> Tensor",
+                  eye<false>},
+                 {.validator = eyeSupported<false>})
+        .pattern({"aten::eye.m(SymInt n, SymInt m, *, ScalarType? dtype=None, Layout? layout=None, "
+                  "Device? device=None, bool? pin_memory=None) -> Tensor",
+                  eye<true>},
+                 {.validator = eyeSupported<true>})
+        .pattern({"aten::linspace(Scalar start, Scalar end, int steps, *, ScalarType? dtype=None, Layout? layout=None, "
+                  "Device? device=None, bool? pin_memory=None) -> Tensor",
+                  linspace},
+                 {.validator = linspaceSupported});
 
 }  // namespace
 }  // namespace conversion

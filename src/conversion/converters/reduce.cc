@@ -1,4 +1,5 @@
-// ATen reductions: sum, mean, prod, amax, amin, any (over listed dims, or all dims).
+// ATen reductions: sum, mean, prod, amax, amin, max/min of everything, any and all (over listed dims, or all
+// dims).
 #include "conversion/impl/impl.h"
 #include "conversion/registry.h"
 #include "ir/dtype.h"
@@ -71,12 +72,42 @@ Status any(ConversionCtx& ctx, const ir::Node& node, Args& args) {
   return impl::setOutput(ctx, node, 0, out, args);
 }
 
+// all(self), all.dim(self, dim, keepdim), all.dims(self, dim?, keepdim)
+Status all(ConversionCtx& ctx, const ir::Node& node, Args& args) {
+  KILN_ASSIGN_OR_RETURN(ITensor * x, args[0].asTensor());
+  std::vector<int64_t> dims;
+  bool keep = false;
+  if (args.size() > 1) {
+    KILN_ASSIGN_OR_RETURN(dims, dimsOf(args[1]));
+    KILN_ASSIGN_OR_RETURN(keep, args[2].asBool());
+  }
+  KILN_ASSIGN_OR_RETURN(ITensor * out, impl::all(ctx, node, x, dims, keep));
+  return impl::setOutput(ctx, node, 0, out, args);
+}
+
+// max(self)/min(self): the extremum of every element, 0-D.
+template <ReduceOperation kOp>
+Status extremumOfAll(ConversionCtx& ctx, const ir::Node& node, Args& args) {
+  return reduceWith(ctx, node, args, kOp, nullptr, nullptr, nullptr);
+}
+
 // Compile-time dims, a known dtype, and (for means) a float input or dtype.
 bool constantArgs(const ir::Node& node) {
   for (size_t i = 1; i < node.args().size(); ++i) {
     if (impl::constantArg(node, i) == nullptr) return false;
   }
   return impl::tensorMetaArg(node, 0) != nullptr;
+}
+
+// torch.max() of an empty tensor is an error; a statically empty input stays in PyTorch to raise it.
+bool nonEmpty(const ir::Node& node) {
+  const ir::TensorMeta* meta = impl::tensorMetaArg(node, 0);
+  if (meta == nullptr) return false;
+  const Dims dims = meta->toDims();
+  for (int32_t i = 0; i < dims.nbDims; ++i) {
+    if (dims.d[i] == 0) return false;
+  }
+  return dims.nbDims >= 0;
 }
 
 bool dtypeAt(const ir::Node& node, size_t index) {
@@ -110,6 +141,18 @@ const auto registered =
                   reduceDims<ReduceOperation::kPROD>},
                  {.validator = [](const ir::Node& n,
                                   const CompilationSettings&) { return constantArgs(n) && dtypeAt(n, 3); }})
+        .pattern({"aten::prod(Tensor self, *, ScalarType? dtype=None) -> Tensor", reduceAll<ReduceOperation::kPROD>},
+                 {.validator = [](const ir::Node& n,
+                                  const CompilationSettings&) { return constantArgs(n) && dtypeAt(n, 1); }})
+        .pattern({"aten::max(Tensor self) -> Tensor", extremumOfAll<ReduceOperation::kMAX>},
+                 {.validator = [](const ir::Node& n, const CompilationSettings&) { return nonEmpty(n); }})
+        .pattern({"aten::min(Tensor self) -> Tensor", extremumOfAll<ReduceOperation::kMIN>},
+                 {.validator = [](const ir::Node& n, const CompilationSettings&) { return nonEmpty(n); }})
+        .pattern({"aten::all.dim(Tensor self, int dim, bool keepdim=False) -> Tensor", all},
+                 {.validator = [](const ir::Node& n, const CompilationSettings&) { return constantArgs(n); }})
+        .pattern({"aten::all.dims(Tensor self, int[]? dim=None, bool keepdim=False) -> Tensor", all},
+                 {.validator = [](const ir::Node& n, const CompilationSettings&) { return constantArgs(n); }})
+        .pattern({"aten::all(Tensor self) -> Tensor", all})
         .pattern({"aten::amax(Tensor self, int[1] dim=[], bool keepdim=False) -> Tensor",
                   reduceExtremum<ReduceOperation::kMAX>},
                  {.validator = [](const ir::Node& n, const CompilationSettings&) { return constantArgs(n); }})

@@ -55,6 +55,7 @@ const auto registered =
         .pattern({"aten::where.self(Tensor condition, Tensor self, Tensor other) -> Tensor", where}, kBranches)
         .pattern({"aten::where.ScalarSelf(Tensor condition, Scalar self, Tensor other) -> Tensor", where}, kBranches)
         .pattern({"aten::where.ScalarOther(Tensor condition, Tensor self, Scalar other) -> Tensor", where}, kBranches)
+        .pattern({"aten::where.Scalar(Tensor condition, Scalar self, Scalar other) -> Tensor", where}, kBranches)
         .pattern({"aten::masked_fill.Scalar(Tensor self, Tensor mask, Scalar value) -> Tensor", maskedFill},
                  {.validator = maskedFillSupported});
 

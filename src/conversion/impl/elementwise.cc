@@ -196,6 +196,215 @@ StatusOr<ITensor*> logical(ConversionCtx& ctx, const Site& site, ITensor* a, ITe
   return elementwise(ctx, site, Operand::of(a), Operand::of(b), op);
 }
 
+namespace {
+
+StatusOr<ITensor*> scalarOf(ConversionCtx& ctx, const Site& site, ITensor* like, double value) {
+  ITensor* t = ctx.addScalar(value, like->getType(), like->getDimensions().nbDims, site.layerName("Constant"));
+  if (t == nullptr) return ctx.status().withContext(site.describe());
+  return t;
+}
+
+StatusOr<ITensor*> unaryOf(ConversionCtx& ctx, const Site& site, ITensor* x, UnaryOperation op) {
+  return outputOf(ctx, site, ctx.net->addUnary(*x, op));
+}
+
+StatusOr<ITensor*> selectOf(ConversionCtx& ctx, const Site& site, ITensor* condition, ITensor* a, ITensor* b) {
+  return outputOf(ctx, site, ctx.net->addSelect(*condition, *a, *b));
+}
+
+// Float32 operands for math composed of several layers; the caller rounds the result to its type once.
+StatusOr<std::pair<ITensor*, ITensor*>> bothFloat32(ConversionCtx& ctx, const Site& site, const Operand& a,
+                                                    const Operand& b) {
+  return bothAs(ctx, site, a, b, DataType::kFLOAT);
+}
+
+// fmod of float32 tensors: a - trunc(a / b) * b. A finite dividend over an infinite divisor is the dividend
+// itself (the formula would give 0 * inf).
+StatusOr<ITensor*> fmodFloat(ConversionCtx& ctx, const Site& site, ITensor* a, ITensor* b) {
+  KILN_ASSIGN_OR_RETURN(ITensor * q, elementwiseSameType(ctx, site.sub("quotient"), a, b, ElementWiseOperation::kDIV));
+  KILN_ASSIGN_OR_RETURN(ITensor * t, trunc(ctx, site.sub("trunc"), q));
+  KILN_ASSIGN_OR_RETURN(ITensor * back, elementwiseSameType(ctx, site.sub("back"), t, b, ElementWiseOperation::kPROD));
+  KILN_ASSIGN_OR_RETURN(ITensor * r, elementwiseSameType(ctx, site.sub("rest"), a, back, ElementWiseOperation::kSUB));
+  KILN_ASSIGN_OR_RETURN(ITensor * bInf, unaryOf(ctx, site.sub("divisor_inf"), b, UnaryOperation::kISINF));
+  KILN_ASSIGN_OR_RETURN(ITensor * aInf, unaryOf(ctx, site.sub("dividend_inf"), a, UnaryOperation::kISINF));
+  KILN_ASSIGN_OR_RETURN(ITensor * aFinite, unaryOf(ctx, site.sub("dividend_finite"), aInf, UnaryOperation::kNOT));
+  KILN_ASSIGN_OR_RETURN(ITensor * keep,
+                        elementwiseSameType(ctx, site.sub("keep"), bInf, aFinite, ElementWiseOperation::kAND));
+  return selectOf(ctx, site.sub("select"), keep, a, r);
+}
+
+}  // namespace
+
+StatusOr<ITensor*> fmod(ConversionCtx& ctx, const Site& site, const Operand& a, const Operand& b) {
+  KILN_ASSIGN_OR_RETURN(DataType type, resultType({a, b}));
+  switch (categoryOf(type)) {
+    case TypeCategory::kBOOL:
+      return site.error("fmod of bool tensors is not defined (PyTorch refuses it too)");
+    case TypeCategory::kINTEGER: {
+      // The engine's integer division truncates toward zero, as C's % does.
+      KILN_ASSIGN_OR_RETURN(auto pair, bothAs(ctx, site, a, b, type));
+      KILN_ASSIGN_OR_RETURN(ITensor * q, elementwiseSameType(ctx, site.sub("quotient"), pair.first, pair.second,
+                                                             ElementWiseOperation::kDIV));
+      KILN_ASSIGN_OR_RETURN(ITensor * back,
+                            elementwiseSameType(ctx, site.sub("back"), q, pair.second, ElementWiseOperation::kPROD));
+      return elementwiseSameType(ctx, site, pair.first, back, ElementWiseOperation::kSUB);
+    }
+    case TypeCategory::kFLOAT:
+      break;
+  }
+  KILN_ASSIGN_OR_RETURN(auto pair, bothFloat32(ctx, site, a, b));
+  KILN_ASSIGN_OR_RETURN(ITensor * r, fmodFloat(ctx, site, pair.first, pair.second));
+  return castTo(ctx, site.sub("result"), r, type);
+}
+
+StatusOr<ITensor*> fmaxFmin(ConversionCtx& ctx, const Site& site, const Operand& a, const Operand& b, bool max) {
+  const ElementWiseOperation op = max ? ElementWiseOperation::kMAX : ElementWiseOperation::kMIN;
+  KILN_ASSIGN_OR_RETURN(DataType type, resultType({a, b}));
+  if (categoryOf(type) != TypeCategory::kFLOAT) return elementwise(ctx, site, a, b, op);
+  // The engine's max/min propagate NaN; fmax/fmin take the other operand instead.
+  KILN_ASSIGN_OR_RETURN(auto pair, bothAs(ctx, site, a, b, type));
+  KILN_ASSIGN_OR_RETURN(ITensor * m, elementwiseSameType(ctx, site.sub("both"), pair.first, pair.second, op));
+  KILN_ASSIGN_OR_RETURN(ITensor * bNan, unaryOf(ctx, site.sub("other_nan"), pair.second, UnaryOperation::kISNAN));
+  KILN_ASSIGN_OR_RETURN(ITensor * keepA, selectOf(ctx, site.sub("other_nan.select"), bNan, pair.first, m));
+  KILN_ASSIGN_OR_RETURN(ITensor * aNan, unaryOf(ctx, site.sub("self_nan"), pair.first, UnaryOperation::kISNAN));
+  return selectOf(ctx, site, aNan, pair.second, keepA);
+}
+
+StatusOr<ITensor*> clampTensor(ConversionCtx& ctx, const Site& site, ITensor* x, ITensor* min, ITensor* max) {
+  std::vector<Operand> operands = {Operand::of(x)};
+  if (min != nullptr) operands.push_back(Operand::of(min));
+  if (max != nullptr) operands.push_back(Operand::of(max));
+  if (operands.size() == 1) return site.error("clamp needs at least one of min and max");
+  KILN_ASSIGN_OR_RETURN(DataType type, resultType(operands));
+  if (type == DataType::kBOOL) return site.error("clamp of bool tensors is not supported");
+  // min(max(x, lo), hi): the engine's max/min propagate NaN from x and from the bounds, as PyTorch does.
+  KILN_ASSIGN_OR_RETURN(ITensor * out, castTo(ctx, site.sub("cast"), x, type));
+  if (min != nullptr) {
+    KILN_ASSIGN_OR_RETURN(ITensor * lo, castTo(ctx, site.sub("min.cast"), min, type));
+    KILN_ASSIGN_OR_RETURN(out, elementwiseSameType(ctx, site.sub("min"), out, lo, ElementWiseOperation::kMAX));
+  }
+  if (max != nullptr) {
+    KILN_ASSIGN_OR_RETURN(ITensor * hi, castTo(ctx, site.sub("max.cast"), max, type));
+    KILN_ASSIGN_OR_RETURN(out, elementwiseSameType(ctx, site.sub("max"), out, hi, ElementWiseOperation::kMIN));
+  }
+  return out;
+}
+
+StatusOr<ITensor*> lerp(ConversionCtx& ctx, const Site& site, ITensor* start, ITensor* end, const Operand& weight) {
+  const DataType type = start->getType();
+  if (categoryOf(type) != TypeCategory::kFLOAT) return site.error("lerp takes float tensors");
+  // PyTorch's two-sided formula: exact at weight 0 and at weight 1.
+  KILN_ASSIGN_OR_RETURN(auto se, bothFloat32(ctx, site, Operand::of(start), Operand::of(end)));
+  ITensor* s = se.first;
+  ITensor* e = se.second;
+  KILN_ASSIGN_OR_RETURN(ITensor * diff, elementwiseSameType(ctx, site.sub("diff"), e, s, ElementWiseOperation::kSUB));
+  const int32_t rank = diff->getDimensions().nbDims;
+  KILN_ASSIGN_OR_RETURN(ITensor * w, materialize(ctx, site.sub("weight"), weight, DataType::kFLOAT, rank));
+  KILN_ASSIGN_OR_RETURN(ITensor * one, scalarOf(ctx, site.sub("one"), w, 1.0));
+  KILN_ASSIGN_OR_RETURN(ITensor * rest, elementwiseSameType(ctx, site.sub("rest"), one, w, ElementWiseOperation::kSUB));
+  KILN_ASSIGN_OR_RETURN(ITensor * lowStep,
+                        elementwiseSameType(ctx, site.sub("low.step"), w, diff, ElementWiseOperation::kPROD));
+  KILN_ASSIGN_OR_RETURN(ITensor * low, elementwiseSameType(ctx, site.sub("low"), s, lowStep, ElementWiseOperation::kSUM));
+  KILN_ASSIGN_OR_RETURN(ITensor * highStep,
+                        elementwiseSameType(ctx, site.sub("high.step"), diff, rest, ElementWiseOperation::kPROD));
+  KILN_ASSIGN_OR_RETURN(ITensor * high,
+                        elementwiseSameType(ctx, site.sub("high"), e, highStep, ElementWiseOperation::kSUB));
+  KILN_ASSIGN_OR_RETURN(ITensor * magnitude, unaryOf(ctx, site.sub("weight.abs"), w, UnaryOperation::kABS));
+  KILN_ASSIGN_OR_RETURN(ITensor * half, scalarOf(ctx, site.sub("half"), w, 0.5));
+  KILN_ASSIGN_OR_RETURN(ITensor * small, elementwiseSameType(ctx, site.sub("small"), magnitude, half,
+                                                             ElementWiseOperation::kLESS));
+  KILN_ASSIGN_OR_RETURN(ITensor * r, selectOf(ctx, site.sub("select"), small, low, high));
+  return castTo(ctx, site.sub("result"), r, type);
+}
+
+StatusOr<ITensor*> addcmulDiv(ConversionCtx& ctx, const Site& site, ITensor* self, ITensor* t1, ITensor* t2,
+                              const ir::Constant& value, bool divide) {
+  KILN_ASSIGN_OR_RETURN(DataType type, resultType({Operand::of(self), Operand::of(t1), Operand::of(t2)}));
+  const bool floating = categoryOf(type) == TypeCategory::kFLOAT;
+  if (divide && !floating) return site.error("addcdiv of integer tensors is not supported (PyTorch refuses it)");
+  if (!floating && value.isDouble()) return site.error("a float value with integer tensors (PyTorch refuses it)");
+  if (type == DataType::kBOOL) return site.error("addcmul of bool tensors is not supported");
+  // Floats compute in float32 (PyTorch's opmath for half types) and round once.
+  const DataType compute = floating ? DataType::kFLOAT : type;
+  const int32_t rank = std::max({self->getDimensions().nbDims, t1->getDimensions().nbDims, t2->getDimensions().nbDims});
+  KILN_ASSIGN_OR_RETURN(ITensor * s, castTo(ctx, site.sub("self"), self, compute));
+  KILN_ASSIGN_OR_RETURN(ITensor * a, castTo(ctx, site.sub("tensor1"), t1, compute));
+  KILN_ASSIGN_OR_RETURN(ITensor * b, castTo(ctx, site.sub("tensor2"), t2, compute));
+  // value * t1 first, then * or / t2, in PyTorch's order.
+  ITensor* scaled = a;
+  if (!isOne(value)) {
+    KILN_ASSIGN_OR_RETURN(ITensor * v, materialize(ctx, site.sub("value"), Operand::of(value), compute, rank));
+    KILN_ASSIGN_OR_RETURN(scaled, elementwiseSameType(ctx, site.sub("scale"), v, a, ElementWiseOperation::kPROD));
+  }
+  KILN_ASSIGN_OR_RETURN(ITensor * term, elementwiseSameType(ctx, site.sub("term"), scaled, b,
+                                                            divide ? ElementWiseOperation::kDIV
+                                                                   : ElementWiseOperation::kPROD));
+  KILN_ASSIGN_OR_RETURN(ITensor * sum, elementwiseSameType(ctx, site.sub("sum"), s, term, ElementWiseOperation::kSUM));
+  return castTo(ctx, site.sub("result"), sum, type);
+}
+
+StatusOr<ITensor*> atan2(ConversionCtx& ctx, const Site& site, const Operand& a, const Operand& b) {
+  KILN_ASSIGN_OR_RETURN(DataType promoted, resultType({a, b}));
+  const DataType type = floatResultType(promoted);
+  KILN_ASSIGN_OR_RETURN(auto pair, bothFloat32(ctx, site, a, b));
+  ITensor* y = pair.first;
+  ITensor* x = pair.second;
+  constexpr double kPi = 3.14159265358979323846;
+  // atan(y / x), with the two cases the quotient loses fixed up: both infinite (gives +-pi/4 from the signs) and
+  // both zero (gives y itself, a signed zero); then +-pi on the negative side of x, the sign taken from y.
+  // "Negative" includes -0.0, told apart by 1/v < 0, so atan2(+-0, -0) = +-pi like C's atan2.
+  KILN_ASSIGN_OR_RETURN(ITensor * q, elementwiseSameType(ctx, site.sub("quotient"), y, x, ElementWiseOperation::kDIV));
+  KILN_ASSIGN_OR_RETURN(ITensor * yInf, unaryOf(ctx, site.sub("y.inf"), y, UnaryOperation::kISINF));
+  KILN_ASSIGN_OR_RETURN(ITensor * xInf, unaryOf(ctx, site.sub("x.inf"), x, UnaryOperation::kISINF));
+  KILN_ASSIGN_OR_RETURN(ITensor * bothInf,
+                        elementwiseSameType(ctx, site.sub("both_inf"), yInf, xInf, ElementWiseOperation::kAND));
+  KILN_ASSIGN_OR_RETURN(ITensor * ySign, unaryOf(ctx, site.sub("y.sign"), y, UnaryOperation::kSIGN));
+  KILN_ASSIGN_OR_RETURN(ITensor * xSign, unaryOf(ctx, site.sub("x.sign"), x, UnaryOperation::kSIGN));
+  KILN_ASSIGN_OR_RETURN(ITensor * signs,
+                        elementwiseSameType(ctx, site.sub("signs"), ySign, xSign, ElementWiseOperation::kPROD));
+  KILN_ASSIGN_OR_RETURN(ITensor * q2, selectOf(ctx, site.sub("quotient.inf"), bothInf, signs, q));
+  KILN_ASSIGN_OR_RETURN(ITensor * base, unaryOf(ctx, site.sub("atan"), q2, UnaryOperation::kATAN));
+  KILN_ASSIGN_OR_RETURN(ITensor * zero, scalarOf(ctx, site.sub("zero"), x, 0.0));
+  KILN_ASSIGN_OR_RETURN(ITensor * yZero, elementwiseSameType(ctx, site.sub("y.zero"), y, zero, ElementWiseOperation::kEQUAL));
+  KILN_ASSIGN_OR_RETURN(ITensor * xZero, elementwiseSameType(ctx, site.sub("x.zero"), x, zero, ElementWiseOperation::kEQUAL));
+  KILN_ASSIGN_OR_RETURN(ITensor * bothZero,
+                        elementwiseSameType(ctx, site.sub("both_zero"), yZero, xZero, ElementWiseOperation::kAND));
+  KILN_ASSIGN_OR_RETURN(base, selectOf(ctx, site.sub("base"), bothZero, y, base));
+  auto negativeSide = [&](ITensor* v, const char* name) -> StatusOr<ITensor*> {
+    const Site s = site.sub(name);
+    KILN_ASSIGN_OR_RETURN(ITensor * below, elementwiseSameType(ctx, s.sub("below"), v, zero, ElementWiseOperation::kLESS));
+    KILN_ASSIGN_OR_RETURN(ITensor * inverse, unaryOf(ctx, s.sub("recip"), v, UnaryOperation::kRECIP));
+    KILN_ASSIGN_OR_RETURN(ITensor * negZero,
+                          elementwiseSameType(ctx, s.sub("neg_zero"), inverse, zero, ElementWiseOperation::kLESS));
+    return elementwiseSameType(ctx, s, below, negZero, ElementWiseOperation::kOR);
+  };
+  KILN_ASSIGN_OR_RETURN(ITensor * yNeg, negativeSide(y, "y.negative"));
+  KILN_ASSIGN_OR_RETURN(ITensor * xNeg, negativeSide(x, "x.negative"));
+  KILN_ASSIGN_OR_RETURN(ITensor * plusPi, scalarOf(ctx, site.sub("pi"), x, kPi));
+  KILN_ASSIGN_OR_RETURN(ITensor * minusPi, scalarOf(ctx, site.sub("minus_pi"), x, -kPi));
+  KILN_ASSIGN_OR_RETURN(ITensor * turn, selectOf(ctx, site.sub("turn"), yNeg, minusPi, plusPi));
+  KILN_ASSIGN_OR_RETURN(ITensor * turned, elementwiseSameType(ctx, site.sub("turned"), base, turn, ElementWiseOperation::kSUM));
+  KILN_ASSIGN_OR_RETURN(ITensor * r, selectOf(ctx, site.sub("select"), xNeg, turned, base));
+  return castTo(ctx, site.sub("result"), r, type);
+}
+
+StatusOr<ITensor*> xlogy(ConversionCtx& ctx, const Site& site, const Operand& a, const Operand& b) {
+  KILN_ASSIGN_OR_RETURN(DataType promoted, resultType({a, b}));
+  const DataType type = floatResultType(promoted);
+  KILN_ASSIGN_OR_RETURN(auto pair, bothFloat32(ctx, site, a, b));
+  // x == 0 gives 0 even where log(y) is infinite, unless y is NaN.
+  KILN_ASSIGN_OR_RETURN(ITensor * logY, unaryOf(ctx, site.sub("log"), pair.second, UnaryOperation::kLOG));
+  KILN_ASSIGN_OR_RETURN(ITensor * prod,
+                        elementwiseSameType(ctx, site.sub("prod"), pair.first, logY, ElementWiseOperation::kPROD));
+  KILN_ASSIGN_OR_RETURN(ITensor * zero, scalarOf(ctx, site.sub("zero"), pair.first, 0.0));
+  KILN_ASSIGN_OR_RETURN(ITensor * xZero,
+                        elementwiseSameType(ctx, site.sub("x.zero"), pair.first, zero, ElementWiseOperation::kEQUAL));
+  KILN_ASSIGN_OR_RETURN(ITensor * r, selectOf(ctx, site.sub("zero.select"), xZero, zero, prod));
+  KILN_ASSIGN_OR_RETURN(ITensor * yNan, unaryOf(ctx, site.sub("y.nan"), pair.second, UnaryOperation::kISNAN));
+  KILN_ASSIGN_OR_RETURN(r, selectOf(ctx, site.sub("nan.select"), yNan, pair.second, r));
+  return castTo(ctx, site.sub("result"), r, type);
+}
+
 }  // namespace impl
 }  // namespace conversion
 }  // namespace kiln

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -161,6 +162,22 @@ StatusOr<ITensor*> power(ConversionCtx& ctx, const Site& site, const Operand& ba
 StatusOr<ITensor*> remainder(ConversionCtx& ctx, const Site& site, const Operand& a, const Operand& b);
 // logical_and/or/xor: nonzero is true; the result is bool.
 StatusOr<ITensor*> logical(ConversionCtx& ctx, const Site& site, ITensor* a, ITensor* b, ElementWiseOperation op);
+// C's fmod (torch.fmod): the sign of the dividend. Floats: a - trunc(a / b) * b in float32, which can differ from
+// the exactly rounded fmod when a / b rounds onto an integer (|a / b| near 2^24 or a hair below an integer).
+StatusOr<ITensor*> fmod(ConversionCtx& ctx, const Site& site, const Operand& a, const Operand& b);
+// max/min that ignore a NaN operand (torch.fmax/fmin).
+StatusOr<ITensor*> fmaxFmin(ConversionCtx& ctx, const Site& site, const Operand& a, const Operand& b, bool max);
+// clamp with tensor bounds (either may be null), promoted over all three; NaN propagates.
+StatusOr<ITensor*> clampTensor(ConversionCtx& ctx, const Site& site, ITensor* x, ITensor* min, ITensor* max);
+// torch.lerp: start + w * (end - start) for |w| < 0.5, else end - (end - start) * (1 - w); float tensors.
+StatusOr<ITensor*> lerp(ConversionCtx& ctx, const Site& site, ITensor* start, ITensor* end, const Operand& weight);
+// self + value * t1 * t2 (addcmul) or self + value * t1 / t2 (addcdiv, float only).
+StatusOr<ITensor*> addcmulDiv(ConversionCtx& ctx, const Site& site, ITensor* self, ITensor* t1, ITensor* t2,
+                              const ir::Constant& value, bool divide);
+// atan2(a, b) with C's signed-zero and infinity cases; float result.
+StatusOr<ITensor*> atan2(ConversionCtx& ctx, const Site& site, const Operand& a, const Operand& b);
+// a * log(b), 0 where a == 0 unless b is NaN; float result.
+StatusOr<ITensor*> xlogy(ConversionCtx& ctx, const Site& site, const Operand& a, const Operand& b);
 
 // ---- activations (activation.cc) ---------------------------------------------------------------------
 
@@ -174,6 +191,22 @@ StatusOr<ITensor*> gelu(ConversionCtx& ctx, const Site& site, ITensor* x, const 
 StatusOr<ITensor*> silu(ConversionCtx& ctx, const Site& site, ITensor* x);
 StatusOr<ITensor*> hardsigmoid(ConversionCtx& ctx, const Site& site, ITensor* x);
 StatusOr<ITensor*> hardswish(ConversionCtx& ctx, const Site& site, ITensor* x);
+// x > 0 ? scale * x : scale * alpha * expm1(input_scale * x) (elu, celu); input_scale must be positive.
+StatusOr<ITensor*> elu(ConversionCtx& ctx, const Site& site, ITensor* x, double alpha, double scale, double inputScale);
+// beta * x > threshold ? x : log1p(exp(beta * x)) / beta
+StatusOr<ITensor*> softplus(ConversionCtx& ctx, const Site& site, ITensor* x, double beta, double threshold);
+StatusOr<ITensor*> mish(ConversionCtx& ctx, const Site& site, ITensor* x);
+StatusOr<ITensor*> logSigmoid(ConversionCtx& ctx, const Site& site, ITensor* x);
+// hardshrink (soft = false): |x| > lambda ? x : 0; softshrink moves the outside values lambda toward zero.
+StatusOr<ITensor*> shrink(ConversionCtx& ctx, const Site& site, ITensor* x, double lambda, bool soft);
+// x <= threshold ? value : x, both numbers converted to x's type first.
+StatusOr<ITensor*> threshold(ConversionCtx& ctx, const Site& site, ITensor* x, double threshold, double value);
+// x > 0 ? x : weight * x (weight already broadcastable to x).
+StatusOr<ITensor*> prelu(ConversionCtx& ctx, const Site& site, ITensor* x, ITensor* weight);
+// a * sigmoid(b) for the two halves of x along dim (a static, even extent).
+StatusOr<ITensor*> glu(ConversionCtx& ctx, const Site& site, ITensor* x, int64_t dim);
+// log(z / (1 - z)), z = x clamped to [eps, 1 - eps] when eps is given.
+StatusOr<ITensor*> logit(ConversionCtx& ctx, const Site& site, ITensor* x, std::optional<double> eps);
 
 // ---- unary (unary.cc) ---------------------------------------------------------------------------------
 
@@ -182,6 +215,29 @@ StatusOr<ITensor*> hardswish(ConversionCtx& ctx, const Site& site, ITensor* x);
 StatusOr<ITensor*> unary(ConversionCtx& ctx, const Site& site, ITensor* x, UnaryOperation op);
 StatusOr<ITensor*> rsqrt(ConversionCtx& ctx, const Site& site, ITensor* x);
 StatusOr<ITensor*> logicalNot(ConversionCtx& ctx, const Site& site, ITensor* x);
+// The type PyTorch's float-only math returns: x's float type, float32 for int/bool.
+DataType floatResultType(DataType type);
+// Math composed of several layers runs `body` on x cast to float32 and rounds once to floatResultType(x), as
+// PyTorch computes half types in float (intermediate roundings to half would cost digits).
+using FloatMath = std::function<StatusOr<ITensor*>(ITensor* xFloat32)>;
+StatusOr<ITensor*> inFloat32(ConversionCtx& ctx, const Site& site, ITensor* x, const FloatMath& body);
+// Integers: the tensor itself. Floats keep -0.0, infinities and NaN.
+StatusOr<ITensor*> trunc(ConversionCtx& ctx, const Site& site, ITensor* x);
+StatusOr<ITensor*> frac(ConversionCtx& ctx, const Site& site, ITensor* x);
+// torch.round(x, decimals=d): half to even at 10^-d.
+StatusOr<ITensor*> roundDecimals(ConversionCtx& ctx, const Site& site, ITensor* x, int64_t decimals);
+// expm1/log1p keep their relative accuracy near zero.
+StatusOr<ITensor*> expm1(ConversionCtx& ctx, const Site& site, ITensor* x);
+StatusOr<ITensor*> log1p(ConversionCtx& ctx, const Site& site, ITensor* x);
+StatusOr<ITensor*> exp2(ConversionCtx& ctx, const Site& site, ITensor* x);
+StatusOr<ITensor*> logBase(ConversionCtx& ctx, const Site& site, ITensor* x, double base);
+// x * factor in floatResultType(x) (deg2rad, rad2deg).
+StatusOr<ITensor*> scaleToFloat(ConversionCtx& ctx, const Site& site, ITensor* x, double factor);
+StatusOr<ITensor*> isFinite(ConversionCtx& ctx, const Site& site, ITensor* x);
+StatusOr<ITensor*> isInfinity(ConversionCtx& ctx, const Site& site, ITensor* x, bool positive);
+// torch.nan_to_num: absent replacements are 0 and the type's largest finite values; integers pass through.
+StatusOr<ITensor*> nanToNum(ConversionCtx& ctx, const Site& site, ITensor* x, std::optional<double> nan,
+                            std::optional<double> posinf, std::optional<double> neginf);
 
 // ---- shapes (shape.cc) --------------------------------------------------------------------------------
 
@@ -212,6 +268,17 @@ StatusOr<ShapeItem> dimOf(ConversionCtx& ctx, const Site& site, ITensor* x, int3
 StatusOr<ITensor*> shapeTensor(ConversionCtx& ctx, const Site& site, const std::vector<ShapeItem>& items);
 // A one-int tensor as [1] int64.
 StatusOr<ITensor*> asShapeScalar(ConversionCtx& ctx, const Site& site, ITensor* t);
+
+// Every dim of x as a shape item (static extents as numbers).
+StatusOr<std::vector<ShapeItem>> dimsOf(ConversionCtx& ctx, const Site& site, ITensor* x);
+// a op b (kSUM, kSUB, kPROD, kMIN, kMAX, kFLOOR_DIV) on items: a number when both are, else a shape tensor.
+StatusOr<ShapeItem> shapeArith(ConversionCtx& ctx, const Site& site, const ShapeItem& a, const ShapeItem& b,
+                               ElementWiseOperation op);
+// A slice whose start and size items may be computed in the engine, with static strides (negative ones walk
+// backwards) and an out-of-bounds sampling mode; `fill` (0-D, kFILL only) may be null for zeros.
+StatusOr<ITensor*> sampledSlice(ConversionCtx& ctx, const Site& site, ITensor* x, const std::vector<ShapeItem>& start,
+                                const std::vector<ShapeItem>& size, const std::vector<int64_t>& stride,
+                                SampleMode mode, ITensor* fill = nullptr);
 
 // torch.reshape/view: at most one -1 (inferred), 0 is a real zero extent.
 StatusOr<ITensor*> reshape(ConversionCtx& ctx, const Site& site, ITensor* x, const std::vector<ShapeItem>& shape);
@@ -261,6 +328,15 @@ StatusOr<ITensor*> matmul(ConversionCtx& ctx, const Site& site, ITensor* a, ITen
 // beta * bias + alpha * (a @ b)
 StatusOr<ITensor*> addmm(ConversionCtx& ctx, const Site& site, ITensor* bias, ITensor* a, ITensor* b, double beta,
                          double alpha);
+// beta * bias + alpha * product (beta = 0 ignores the bias, NaNs included, like PyTorch).
+StatusOr<ITensor*> scaledSum(ConversionCtx& ctx, const Site& site, ITensor* bias, ITensor* product, double beta,
+                             double alpha);
+// torch.einsum for equations without repeated subscripts in one operand; static operand shapes.
+StatusOr<ITensor*> einsum(ConversionCtx& ctx, const Site& site, const std::string& equation,
+                          const std::vector<ITensor*>& operands);
+// Whether einsum() takes this equation for operands of these static shapes (for validators): subscripts
+// summed away must have one extent in every operand; `why` says what is not taken.
+bool einsumSupported(const std::string& equation, const std::vector<Dims>& shapes, std::string* why = nullptr);
 // x @ weight^T + bias (bias may be null)
 StatusOr<ITensor*> linear(ConversionCtx& ctx, const Site& site, ITensor* x, ITensor* weight, ITensor* bias);
 
@@ -289,6 +365,13 @@ StatusOr<ITensor*> adaptiveAvgPool(ConversionCtx& ctx, const Site& site, ITensor
                                    const std::vector<int64_t>& outputSize);
 // Whether adaptiveAvgPool can take this input shape (for validators; -1 extents are dynamic).
 bool adaptivePoolSupported(const Dims& input, const std::vector<int64_t>& outputSize);
+// Adaptive max or average pooling with PyTorch's windows [floor(i*in/out), ceil((i+1)*in/out)): a global
+// reduction for a 1x1 output (any extents), one pooling layer for even windows, else per-dim window reductions
+// (static spatial extents, at most kMAX_ADAPTIVE_WINDOWS output extents per dim).
+constexpr int64_t kMAX_ADAPTIVE_WINDOWS = 64;
+StatusOr<ITensor*> adaptivePool(ConversionCtx& ctx, const Site& site, ITensor* x, const std::vector<int64_t>& outputSize,
+                                PoolingType type);
+bool adaptivePoolSeparableSupported(const Dims& input, const std::vector<int64_t>& outputSize);
 
 // ---- normalization and softmax (normalization.cc) -----------------------------------------------------
 
@@ -302,6 +385,14 @@ StatusOr<ITensor*> batchNorm(ConversionCtx& ctx, const Site& site, ITensor* x, c
 // Layer norm over the last `normalizedRank` dims; weight/bias may be null.
 StatusOr<ITensor*> layerNorm(ConversionCtx& ctx, const Site& site, ITensor* x, int32_t normalizedRank, ITensor* weight,
                              ITensor* bias, double eps);
+// Normalization with statistics of the input over `axes` (a bit mask), per group of channels when groups > 1
+// (group norm), then per-channel weight/bias (None: 1/0): batch norm with batch statistics, instance norm.
+// Needs a static channel count.
+StatusOr<ITensor*> channelNorm(ConversionCtx& ctx, const Site& site, ITensor* x, uint32_t axes, int64_t groups,
+                               const ConverterArg& weight, const ConverterArg& bias, double eps);
+// x * rsqrt(mean(x^2 over the last normalizedRank dims) + eps) * weight; eps absent: the type's epsilon.
+StatusOr<ITensor*> rmsNorm(ConversionCtx& ctx, const Site& site, ITensor* x, int32_t normalizedRank, ITensor* weight,
+                           std::optional<double> eps);
 StatusOr<ITensor*> softmax(ConversionCtx& ctx, const Site& site, ITensor* x, int64_t dim);
 StatusOr<ITensor*> logSoftmax(ConversionCtx& ctx, const Site& site, ITensor* x, int64_t dim);
 
@@ -313,6 +404,33 @@ StatusOr<ITensor*> reduce(ConversionCtx& ctx, const Site& site, ITensor* x, Redu
 // torch.any: bool result, nonzero is true.
 StatusOr<ITensor*> any(ConversionCtx& ctx, const Site& site, ITensor* x, const std::vector<int64_t>& dims,
                        bool keepDim);
+// torch.all: bool result, every element nonzero.
+StatusOr<ITensor*> all(ConversionCtx& ctx, const Site& site, ITensor* x, const std::vector<int64_t>& dims,
+                       bool keepDim);
+// The k largest (or smallest) along dim, sorted, with int64 indices; ties keep the lower index first.
+struct TopK {
+  ITensor* values = nullptr;
+  ITensor* indices = nullptr;
+};
+StatusOr<TopK> topk(ConversionCtx& ctx, const Site& site, ITensor* x, int64_t k, int64_t dim, bool largest);
+// max/min along dim with its index (max.dim, argmax); no dim: over the flattened tensor.
+StatusOr<TopK> extremumAlong(ConversionCtx& ctx, const Site& site, ITensor* x, std::optional<int64_t> dim,
+                             bool keepDim, bool largest);
+// Variance with `correction` (divides by max(N - correction, 0)) and mean over dims (empty: all), float inputs.
+struct Moments {
+  ITensor* var = nullptr;
+  ITensor* mean = nullptr;
+};
+StatusOr<Moments> moments(ConversionCtx& ctx, const Site& site, ITensor* x, const std::vector<int64_t>& dims,
+                          double correction, bool keepDim);
+// torch.linalg.vector_norm: ord 0 (count of nonzeros), +-inf, or any p; float inputs.
+StatusOr<ITensor*> vectorNorm(ConversionCtx& ctx, const Site& site, ITensor* x, double ord,
+                              const std::vector<int64_t>& dims, bool keepDim);
+// cumsum/cumprod along dim (bool and integers accumulate in int64).
+StatusOr<ITensor*> cumulative(ConversionCtx& ctx, const Site& site, ITensor* x, int64_t dim, CumulativeOperation op);
+// log(sum(exp(x))) over dims, shifted by the maximum for stability (integers promote to float32).
+StatusOr<ITensor*> logSumExp(ConversionCtx& ctx, const Site& site, ITensor* x, const std::vector<int64_t>& dims,
+                             bool keepDim);
 
 // ---- attention (attention.cc) -------------------------------------------------------------------------
 

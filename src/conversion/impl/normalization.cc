@@ -1,4 +1,5 @@
-// Batch norm (inference), layer norm, softmax and log-softmax.
+// Batch norm (inference, or with batch statistics), group and instance norm, layer norm, RMS norm, softmax and
+// log-softmax.
 #include <cmath>
 
 #include "conversion/impl/impl.h"
@@ -99,6 +100,76 @@ StatusOr<ITensor*> batchNorm(ConversionCtx& ctx, const Site& site, ITensor* x, c
     KILN_ASSIGN_OR_RETURN(out, elementwiseSameType(ctx, site.sub("shift"), out, b, ElementWiseOperation::kSUM));
   }
   return out;
+}
+
+StatusOr<ITensor*> channelNorm(ConversionCtx& ctx, const Site& site, ITensor* x, uint32_t axes, int64_t groups,
+                               const ConverterArg& weight, const ConverterArg& bias, double eps) {
+  const Dims dims = x->getDimensions();
+  const DataType type = x->getType();
+  if (dims.nbDims < 2) return site.error("normalization needs an input with a channel dim (rank >= 2)");
+  if (categoryOf(type) != TypeCategory::kFLOAT) {
+    return site.error(std::string("normalization of ") + dataTypeName(type) + " tensors is not supported");
+  }
+  const int64_t channels = dims.d[1];
+  if (channels < 1 || groups < 1 || channels % groups != 0) {
+    return site.error("the input " + dimsToString(dims) + " needs a static channel count divisible by the " +
+                      std::to_string(groups) + " groups");
+  }
+  const Dims paramDims = channelDims(dims.nbDims, channels);
+  ITensor* scale = nullptr;
+  ITensor* shift = nullptr;
+  if (weight.isNone()) {
+    KILN_ASSIGN_OR_RETURN(scale, constantOf(ctx, site.sub("ones"), type, paramDims,
+                                            std::vector<double>(static_cast<size_t>(channels), 1.0)));
+  } else {
+    KILN_ASSIGN_OR_RETURN(scale, channelParam(ctx, site.sub("weight"), weight, dims.nbDims, type));
+  }
+  if (bias.isNone()) {
+    KILN_ASSIGN_OR_RETURN(shift, constantOf(ctx, site.sub("zeros"), type, paramDims,
+                                            std::vector<double>(static_cast<size_t>(channels), 0.0)));
+  } else {
+    KILN_ASSIGN_OR_RETURN(shift, channelParam(ctx, site.sub("bias"), bias, dims.nbDims, type));
+  }
+  KILN_ASSIGN_OR_RETURN(INormalizationLayer * layer,
+                        added(ctx, site, ctx.net->addNormalization(*x, *scale, *shift, axes)));
+  layer->setEpsilon(static_cast<float>(eps));
+  if (groups > 1) layer->setNbGroups(groups);
+  return layer->getOutput(0);
+}
+
+StatusOr<ITensor*> rmsNorm(ConversionCtx& ctx, const Site& site, ITensor* x, int32_t normalizedRank, ITensor* weight,
+                           std::optional<double> eps) {
+  const Dims dims = x->getDimensions();
+  const DataType type = x->getType();
+  if (categoryOf(type) != TypeCategory::kFLOAT) {
+    return site.error(std::string("RMS norm of ") + dataTypeName(type) + " tensors is not supported");
+  }
+  if (normalizedRank < 1 || normalizedRank > dims.nbDims) {
+    return site.error("normalized_shape of " + std::to_string(normalizedRank) + " dims for an input of rank " +
+                      std::to_string(dims.nbDims));
+  }
+  // PyTorch's default epsilon is the machine epsilon of the input type; half types compute in float32.
+  const double epsilon = eps.has_value()           ? *eps
+                         : type == DataType::kHALF ? 0.0009765625
+                         : type == DataType::kBF16 ? 0.0078125
+                                                   : 1.1920928955078125e-07;
+  const DataType acc = type == DataType::kFLOAT ? type : DataType::kFLOAT;
+  KILN_ASSIGN_OR_RETURN(ITensor * in, castTo(ctx, site.sub("acc"), x, acc));
+  std::vector<int64_t> axes;
+  for (int32_t i = dims.nbDims - normalizedRank; i < dims.nbDims; ++i) axes.push_back(i);
+  KILN_ASSIGN_OR_RETURN(ITensor * square,
+                        elementwiseSameType(ctx, site.sub("square"), in, in, ElementWiseOperation::kPROD));
+  KILN_ASSIGN_OR_RETURN(ITensor * meanSquare, reduce(ctx, site.sub("mean"), square, ReduceOperation::kAVG, axes, true));
+  ITensor* epsTensor = ctx.addScalar(epsilon, acc, dims.nbDims, site.sub("eps").layerName("Constant"));
+  if (epsTensor == nullptr) return ctx.status().withContext(site.describe());
+  KILN_ASSIGN_OR_RETURN(ITensor * shifted, elementwiseSameType(ctx, site.sub("add_eps"), meanSquare, epsTensor,
+                                                               ElementWiseOperation::kSUM));
+  KILN_ASSIGN_OR_RETURN(ITensor * inv, rsqrt(ctx, site.sub("rsqrt"), shifted));
+  KILN_ASSIGN_OR_RETURN(ITensor * normalized,
+                        elementwiseSameType(ctx, site.sub("normalize"), in, inv, ElementWiseOperation::kPROD));
+  KILN_ASSIGN_OR_RETURN(ITensor * out, castTo(ctx, site.sub("out"), normalized, type));
+  if (weight == nullptr) return out == x ? identity(ctx, site, x) : out;
+  return elementwise(ctx, site, Operand::of(out), Operand::of(weight), ElementWiseOperation::kPROD);
 }
 
 StatusOr<ITensor*> layerNorm(ConversionCtx& ctx, const Site& site, ITensor* x, int32_t normalizedRank, ITensor* weight,

@@ -21,6 +21,14 @@ StatusOr<std::vector<ShapeItem>> dimsAsItems(ConversionCtx& ctx, const Site& sit
   return items;
 }
 
+}  // namespace
+
+StatusOr<std::vector<ShapeItem>> dimsOf(ConversionCtx& ctx, const Site& site, ITensor* x) {
+  return dimsAsItems(ctx, site, x);
+}
+
+namespace {
+
 Permutation identityPermutation() { return Permutation(); }
 
 // The extents the items fix at build time (-1 for computed ones and for an inferred -1).

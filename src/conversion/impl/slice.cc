@@ -21,8 +21,10 @@ int64_t floorDiv(int64_t a, int64_t b) {
   return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
 }
 
+}  // namespace
+
 // a op b on shape items: computed now when both are known, else an int64 [1] shape tensor.
-StatusOr<ShapeItem> arith(ConversionCtx& ctx, const Site& site, const ShapeItem& a, const ShapeItem& b,
+StatusOr<ShapeItem> shapeArith(ConversionCtx& ctx, const Site& site, const ShapeItem& a, const ShapeItem& b,
                           ElementWiseOperation op) {
   if (a.isStatic() && b.isStatic()) {
     switch (op) {
@@ -35,8 +37,10 @@ StatusOr<ShapeItem> arith(ConversionCtx& ctx, const Site& site, const ShapeItem&
       case ElementWiseOperation::kMAX:
         return ShapeItem::number(std::max(a.value, b.value));
       case ElementWiseOperation::kFLOOR_DIV:
+        if (b.value == 0) return site.error("shape arithmetic divides by zero");
         return ShapeItem::number(floorDiv(a.value, b.value));
       case ElementWiseOperation::kPROD:
+        return ShapeItem::number(a.value * b.value);
       case ElementWiseOperation::kDIV:
       case ElementWiseOperation::kPOW:
       case ElementWiseOperation::kAND:
@@ -53,6 +57,13 @@ StatusOr<ShapeItem> arith(ConversionCtx& ctx, const Site& site, const ShapeItem&
   KILN_ASSIGN_OR_RETURN(ITensor * tb, itemTensor(ctx, site.sub("b"), b));
   KILN_ASSIGN_OR_RETURN(ITensor * r, elementwiseSameType(ctx, site, ta, tb, op));
   return ShapeItem::fromTensor(r);
+}
+
+namespace {
+
+StatusOr<ShapeItem> arith(ConversionCtx& ctx, const Site& site, const ShapeItem& a, const ShapeItem& b,
+                          ElementWiseOperation op) {
+  return shapeArith(ctx, site, a, b, op);
 }
 
 // A bound of x[a:b] as an index into [0, extent]: negative values count from the end, then clamp to [lo, extent].

@@ -491,6 +491,54 @@ TEST_F(VerifierTest, OrphanValue) {
   expectVerifyError(g, "%stray is owned by the graph but no node produces it");
 }
 
+// ---- list values: an op's Tensor[] output is one value; list_get reads its items ----
+
+TEST(ListValueTest, ItemsAreReadWithListGet) {
+  Graph g;
+  Value* x = g.addPlaceholder("x", f32({fixed(4), fixed(6)}));
+  Node* split = call(g, kSplit, "", {Arg::of(x), Arg::of(Constant::fromInt(3)), Arg::of(Constant::fromInt(1))});
+  ASSERT_NE(split, nullptr);
+  // One meta per item is not how a list is typed: the items get theirs at list_get.
+  StatusOr<Node*> typed = g.addCall(kSplit, "bad", {Arg::of(x), Arg::of(Constant::fromInt(3))}, {},
+                                    {f32({fixed(4), fixed(3)}), f32({fixed(4), fixed(3)})});
+  ASSERT_FALSE(typed.isOk());
+  EXPECT_NE(typed.status().message().find("2 output metas for 1 returns"), std::string::npos)
+      << typed.status().message();
+  Node* first = call(g, kLIST_GET_SCHEMA, "getitem", {Arg::of(split->output()), Arg::of(Constant::fromInt(0))}, {},
+                     {f32({fixed(4), fixed(3)})});
+  Node* last = call(g, kLIST_GET_SCHEMA, "getitem_1", {Arg::of(split->output()), Arg::of(Constant::fromInt(-1))},
+                    {}, {f32({fixed(4), fixed(3)})});
+  Node* add = call(g, kAdd, "", {Arg::of(first->output()), Arg::of(last->output())});
+  Node* cat = call(g, kCat, "", {Arg::of(split->output()), Arg::of(Constant::fromInt(0))});
+  g.setOutputs({Arg::of(add->output()), Arg::of(cat->output())});
+  ASSERT_TRUE(g.verify().isOk()) << g.verify().message();
+  EXPECT_EQ(first->target(), "prim::list_get.default");
+  EXPECT_TRUE(split->output()->isList());
+  EXPECT_FALSE(first->output()->isList());
+  EXPECT_TRUE(first->output()->isTensor());
+  EXPECT_EQ(split->output()->users(), (std::vector<Node*>{first, last, cat}));
+  EXPECT_NE(g.print().find("%getitem_1 : float32[4,3] = prim::list_get.default(%split, -1)"), std::string::npos)
+      << g.print();
+}
+
+TEST(ListValueTest, VerifierRejectsAListReadAsATensor) {
+  Graph g;
+  Value* x = g.addPlaceholder("x", f32({fixed(4)}));
+  Node* split = call(g, kSplit, "", {Arg::of(x), Arg::of(Constant::fromInt(2))});
+  Node* relu = call(g, kRelu, "", {Arg::of(split->output())});
+  g.setOutputs({Arg::of(relu->output())});
+  expectVerifyError(g, "%relu (aten::relu.default): argument 'self' (Tensor) reads the list %split as a tensor");
+}
+
+TEST(ListValueTest, VerifierRejectsAListAsAnItem) {
+  Graph g;
+  Value* x = g.addPlaceholder("x", f32({fixed(4)}));
+  Node* split = call(g, kSplit, "", {Arg::of(x), Arg::of(Constant::fromInt(2))});
+  Node* cat = call(g, kCat, "", {Arg::listOf({Arg::of(x), Arg::of(split->output())}), Arg::of(Constant::fromInt(0))});
+  g.setOutputs({Arg::of(cat->output())});
+  expectVerifyError(g, "argument 'tensors' (Tensor[]) reads the list %split as a tensor");
+}
+
 TEST_F(VerifierTest, ErrorsAreInternal) {
   GraphTestAccess::index(relu) = 7;
   Status s = g.verify();

@@ -412,6 +412,40 @@ TEST(PartitionerTest, NonTensorValuesStayInsideSegments) {
       << full.status().message();
 }
 
+// A split whose items are read by list_get nodes in the same segment: the list stays inside, only the items
+// (tensors) leave. When the items are read in PyTorch, the split goes there too.
+TEST(PartitionerTest, ListItemsLeaveSegmentsAsTensors) {
+  Fixture f;
+  f.registry.add("aten::split.Tensor", candidate());
+  f.registry.add("prim::list_get.default", candidate());
+  ir::Value* a = f.call(kRELU, "a", {f.x});
+  StatusOr<ir::Node*> split =
+      f.graph.addCall(kSPLIT, "split", {ir::Arg::of(a), ir::Arg::of(ir::Constant::fromInt(1))}, {}, {});
+  ASSERT_TRUE(split.isOk()) << split.status().toString();
+  std::vector<ir::Value*> items;
+  for (int64_t i = 0; i < 2; ++i) {
+    StatusOr<ir::Node*> item = f.graph.addCall(
+        ir::kLIST_GET_SCHEMA, "item" + std::to_string(i),
+        {ir::Arg::of(split.value()->output(0)), ir::Arg::of(ir::Constant::fromInt(i))}, {}, {f32({1, 3})});
+    ASSERT_TRUE(item.isOk()) << item.status().toString();
+    items.push_back(item.value()->output(0));
+  }
+  ir::Value* sum = f.call(kERF, "e", {items[1]});
+  f.graph.setOutputs({ir::Arg::of(items[0]), ir::Arg::of(sum)});
+  ASSERT_TRUE(f.graph.verify().isOk()) << f.graph.verify().message();
+  PartitionResult r = f.run();
+  ASSERT_EQ(r.engineSegments(), 1);
+  EXPECT_EQ(decisionFor(r, "split").reason, Unsupported::kNONE);
+  EXPECT_EQ(names(r.segments[0].nodes), (Names{"a", "split", "item0", "item1"}));
+  EXPECT_EQ(names(r.segments[0].outputs), (Names{"item0", "item1"}));
+
+  f.settings.torchExecutedOps = {"prim::list_get"};
+  PartitionResult forced = f.run();
+  EXPECT_EQ(decisionFor(forced, "item0").reason, Unsupported::kFORCED_TO_TORCH);
+  EXPECT_EQ(decisionFor(forced, "split").reason, Unsupported::kNON_TENSOR_BOUNDARY);
+  EXPECT_EQ(decisionFor(forced, "a").reason, Unsupported::kNONE);
+}
+
 TEST(PartitionerTest, ReportSummarizes) {
   Fixture f;
   ir::Value* a = f.call(kRELU, "a", {f.x});
