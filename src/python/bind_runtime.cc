@@ -1,14 +1,55 @@
 // Building plans from Python-made networks, and running plans on tensors given as data pointers.
 #include <pybind11/stl.h>
 
+#include <memory>
 #include <mutex>
 
+#include "engine/backend.h"
 #include "kiln/kiln.h"
 #include "python/bindings.h"
 
 namespace kiln {
 namespace python {
 namespace {
+
+// Memory for an output whose extent is data-dependent: allocated from the engine's backend when the context
+// knows the size, kept (and reused by later runs that fit) until the runner goes. The final shape arrives
+// after the run; the caller then copies the result into a tensor of that shape.
+class BackendOutputAllocator : public IOutputAllocator {
+ public:
+  explicit BackendOutputAllocator(std::shared_ptr<Backend> backend) : backend_(std::move(backend)) {}
+  ~BackendOutputAllocator() override { backend_->deallocate(buffer_); }
+  BackendOutputAllocator(const BackendOutputAllocator&) = delete;
+  BackendOutputAllocator& operator=(const BackendOutputAllocator&) = delete;
+
+  void* reallocateOutput(const char*, void*, uint64_t size, uint64_t) override {
+    if (size <= capacity_) return buffer_;
+    // Backend allocations are aligned at least as strictly as any tensor needs.
+    StatusOr<void*> fresh = backend_->allocate(static_cast<int64_t>(size));
+    if (!fresh.isOk()) return nullptr;
+    backend_->deallocate(buffer_);
+    buffer_ = fresh.value();
+    capacity_ = size;
+    return buffer_;
+  }
+  void notifyShape(const char*, const Dims& dims) override { dims_ = dims; }
+
+  const Dims& dims() const { return dims_; }
+  void* buffer() const { return buffer_; }
+  // Forgets the last run's shape (nbDims -1: not computed yet).
+  void reset() { dims_ = notComputed(); }
+
+ private:
+  std::shared_ptr<Backend> backend_;
+  void* buffer_ = nullptr;
+  uint64_t capacity_ = 0;
+  Dims dims_ = notComputed();
+  static Dims notComputed() {
+    Dims d;
+    d.nbDims = -1;
+    return d;
+  }
+};
 
 // A deserialized engine and one execution context, for one KilnEngineModule. Calls are serialized by a
 // mutex: a module may be called from several Python threads.
@@ -23,6 +64,8 @@ class EngineRunner {
       const char* name = engine_->getIOTensorName(i);
       (engine_->getTensorIOMode(name) == TensorIOMode::kINPUT ? inputs_ : outputs_).push_back(name);
     }
+    allocators_.resize(outputs_.size());
+    active_.assign(outputs_.size(), false);
   }
 
   const std::vector<std::string>& inputNames() const { return inputs_; }
@@ -30,7 +73,9 @@ class EngineRunner {
   DataType dtype(const std::string& name) const { return engine_->getTensorDataType(name.c_str()); }
   BackendKind backend() const { return engine_->getBackend(); }
 
-  // Sets the input shapes and returns the output shapes (checked against the profile).
+  // Sets the input shapes and returns the output shapes (checked against the profile). A data-dependent extent
+  // is -1: such an output is written to memory of the runner's own, and read with outputShape / copyOutput
+  // after execute (its entry in execute's outputs is then ignored).
   std::vector<std::vector<int64_t>> prepare(const std::vector<std::vector<int64_t>>& inputShapes) {
     std::lock_guard<std::mutex> lock(mutex_);
     if (inputShapes.size() != inputs_.size()) {
@@ -39,12 +84,16 @@ class EngineRunner {
     }
     for (size_t i = 0; i < inputs_.size(); ++i) check(context_->setInputShape(inputs_[i].c_str(), toDims(inputShapes[i])));
     std::vector<std::vector<int64_t>> shapes;
-    for (const std::string& name : outputs_) {
-      const Dims d = context_->getTensorShape(name.c_str());
-      if (hasDynamicExtent(d)) {
-        throw std::runtime_error("output '" + name + "' has a data-dependent shape, which KilnEngineModule does not "
-                                 "support yet");
+    for (size_t i = 0; i < outputs_.size(); ++i) {
+      const Dims d = context_->getTensorShape(outputs_[i].c_str());
+      BackendOutputAllocator* allocator = nullptr;
+      active_[i] = hasDynamicExtent(d);
+      if (active_[i]) {
+        if (!allocators_[i]) allocators_[i] = std::make_unique<BackendOutputAllocator>(unwrap(getBackend(backend())));
+        allocator = allocators_[i].get();
+        allocator->reset();
       }
+      check(context_->setOutputAllocator(outputs_[i].c_str(), allocator));
       shapes.push_back(fromDims(d));
     }
     return shapes;
@@ -62,11 +111,38 @@ class EngineRunner {
       throw py::value_error("wrong number of inputs or outputs for the engine");
     }
     for (size_t i = 0; i < inputs.size(); ++i) bind(inputs_[i], inputs[i]);
-    for (size_t i = 0; i < outputs.size(); ++i) bind(outputs_[i], outputs[i]);
+    for (size_t i = 0; i < outputs.size(); ++i) {
+      if (!allocating(i)) bind(outputs_[i], outputs[i]);
+    }
     Status status;
     {
       py::gil_scoped_release release;
       status = context_->enqueueV3(reinterpret_cast<void*>(stream));
+    }
+    check(status);
+  }
+
+  // The final shape of a data-dependent output after execute.
+  std::vector<int64_t> outputShape(size_t index) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const BackendOutputAllocator& allocator = allocatorOf(index);
+    if (allocator.dims().nbDims < 0) throw std::runtime_error("output '" + outputs_[index] + "' has not been computed");
+    return fromDims(allocator.dims());
+  }
+
+  // Copies a data-dependent output into `dst` (memory of the engine's device, outputShape's size) on `stream`.
+  void copyOutput(size_t index, uintptr_t dst, uintptr_t stream) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const BackendOutputAllocator& allocator = allocatorOf(index);
+    if (allocator.dims().nbDims < 0) throw std::runtime_error("output '" + outputs_[index] + "' has not been computed");
+    const int64_t bytes = volume(allocator.dims()) * dataTypeSize(dtype(outputs_[index]));
+    if (bytes == 0) return;
+    std::shared_ptr<Backend> device = unwrap(getBackend(backend()));
+    Status status;
+    {
+      py::gil_scoped_release release;
+      status = device->copyToDevice(reinterpret_cast<void*>(dst), allocator.buffer(), bytes,
+                                    reinterpret_cast<void*>(stream));
     }
     check(status);
   }
@@ -113,6 +189,21 @@ class EngineRunner {
     int64_t runs = 0;
   };
 
+  // Whether the last prepare() gave output `index` the runner's own memory.
+  bool allocating(size_t index) const { return active_.at(index); }
+  const BackendOutputAllocator& allocatorOf(size_t index) const {
+    if (index >= outputs_.size()) {
+      throw py::index_error("the engine has " + std::to_string(outputs_.size()) + " outputs");
+    }
+    if (!allocating(index)) {
+      throw std::runtime_error("output '" + outputs_[index] + "' does not have a data-dependent shape");
+    }
+    return *allocators_[index];
+  }
+
+  // Per output; declared before context_ so that they outlive it (the context holds their pointers).
+  std::vector<std::unique_ptr<BackendOutputAllocator>> allocators_;
+  std::vector<bool> active_;
   std::unique_ptr<ExecutionContext> context_;
   std::vector<std::string> inputs_, outputs_;
   std::mutex mutex_;
@@ -130,6 +221,8 @@ void bindRuntime(py::module_& m) {
       .def("dtype", &EngineRunner::dtype)
       .def("prepare", &EngineRunner::prepare)
       .def("execute", &EngineRunner::execute, py::arg("inputs"), py::arg("outputs"), py::arg("stream") = 0)
+      .def("output_shape", &EngineRunner::outputShape, py::arg("index"))
+      .def("copy_output", &EngineRunner::copyOutput, py::arg("index"), py::arg("dst"), py::arg("stream") = 0)
       .def("set_cuda_graphs", &EngineRunner::setCudaGraphs, py::arg("enabled"))
       .def_property_readonly("cuda_graph_captures", &EngineRunner::cudaGraphCaptures)
       .def("set_profiling", &EngineRunner::setProfiling, py::arg("enabled"))

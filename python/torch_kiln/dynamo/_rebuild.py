@@ -184,6 +184,9 @@ class Rebuilder:
                 if isinstance(d, int):
                     shape.append(d)
                     continue
+                if self.t.symbols.is_data_dependent(d):
+                    shape.append(None)  # known only after the engine ran (see runtime/_execute.py)
+                    continue
                 ref = next(([i, k] for i, syms in enumerate(input_symbols) for k, s in enumerate(syms) if s == d), None)
                 shape.append(ref if ref is not None else d)
             output_specs.append({"dtype": str(to_torch_dtype(dtype)).replace("torch.", ""), "shape": shape})

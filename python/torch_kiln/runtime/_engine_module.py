@@ -13,7 +13,8 @@ class KilnEngineModule(torch.nn.Module):
     """Runs a serialized Kiln plan. Inputs and outputs are positional, in the engine's I/O order.
 
     ``output_specs`` gives each output's dtype name and shape template (ints, or ``[input_index, dim]`` for
-    extents that follow an input), used when the module is traced or exported.
+    extents that follow an input, or ``None`` for data-dependent extents known only after a run), used when the
+    module is traced or exported.
     """
 
     def __init__(self, plan: bytes, name: str = "kiln_engine", output_specs: Optional[List[Dict[str, Any]]] = None):

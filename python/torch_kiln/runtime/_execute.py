@@ -4,6 +4,8 @@ Engines are a registered custom op so that compiled modules can be exported (tor
 ExportedProgram: the plan travels as a uint8 tensor, the output dtypes and shapes as JSON metadata.
 """
 
+import contextlib
+import functools
 import json
 import sys
 import threading
@@ -17,6 +19,14 @@ from .._types import to_kiln_dtype, to_torch_dtype
 _RUNNERS: Dict[Tuple[int, int], Tuple[torch.Tensor, "_C.EngineRunner"]] = {}
 _LOCK = threading.Lock()
 _MODES = {"cuda_graphs": True, "profiling": False}
+# An engine with data-dependent outputs keeps them in the runner between execute and copy_output; this keeps
+# another thread's run of such an engine out of that window (other engines never take it).
+_DATA_DEPENDENT_LOCK = threading.Lock()
+
+
+@functools.lru_cache(maxsize=256)
+def _has_data_dependent_outputs(metadata: str) -> bool:
+    return any(d is None for spec in json.loads(metadata).get("outputs", []) for d in spec["shape"])
 
 
 def _configure(runner: "_C.EngineRunner") -> None:
@@ -96,29 +106,44 @@ def execute_engine(inputs: List[torch.Tensor], plan: torch.Tensor, metadata: str
                 "move the inputs to the GPU (or compile with device='cpu')"
             )
         prepared.append(tensor.contiguous())
-    out_shapes = runner.prepare([list(t.shape) for t in prepared])
     device = prepared[0].device if prepared else torch.device("cpu")
-    outputs = [
-        torch.empty(shape, dtype=to_torch_dtype(runner.dtype(name)), device=device)
-        for name, shape in zip(runner.output_names, out_shapes)
-    ]
-    runner.execute(
-        [(t.data_ptr(), to_kiln_dtype(t.dtype), list(t.shape)) for t in prepared],
-        [(t.data_ptr(), to_kiln_dtype(t.dtype), list(t.shape)) for t in outputs],
-        _current_stream(device),
-    )
+    stream = _current_stream(device)
+    with _DATA_DEPENDENT_LOCK if _has_data_dependent_outputs(metadata) else contextlib.nullcontext():
+        out_shapes = runner.prepare([list(t.shape) for t in prepared])
+        # Data-dependent outputs (an extent of -1) are written to the runner's own memory; they get their
+        # tensors once the run has told their shapes.
+        late = [i for i, shape in enumerate(out_shapes) if any(d < 0 for d in shape)]
+        outputs = [
+            None if i in late else torch.empty(shape, dtype=to_torch_dtype(runner.dtype(name)), device=device)
+            for i, (name, shape) in enumerate(zip(runner.output_names, out_shapes))
+        ]
+        runner.execute(
+            [(t.data_ptr(), to_kiln_dtype(t.dtype), list(t.shape)) for t in prepared],
+            [(0, runner.dtype(name), []) if t is None else (t.data_ptr(), to_kiln_dtype(t.dtype), list(t.shape))
+             for name, t in zip(runner.output_names, outputs)],
+            stream,
+        )
+        for i in late:
+            tensor = torch.empty(runner.output_shape(i), dtype=to_torch_dtype(runner.dtype(runner.output_names[i])),
+                                 device=device)
+            runner.copy_output(i, tensor.data_ptr(), stream)
+            outputs[i] = tensor
     return outputs
 
 
 @execute_engine.register_fake
 def _(inputs: List[torch.Tensor], plan: torch.Tensor, metadata: str) -> List[torch.Tensor]:
-    # Output shapes from the metadata: each dim an int, or [input index, dim] to copy an input's extent.
+    # Output shapes from the metadata: each dim an int, [input index, dim] to copy an input's extent, or None
+    # for a data-dependent extent (a fresh unbacked symbol: only the run knows it).
     meta = json.loads(metadata)
     outputs = []
     for spec in meta["outputs"]:
         shape = []
         for dim in spec["shape"]:
-            shape.append(inputs[dim[0]].shape[dim[1]] if isinstance(dim, list) else dim)
+            if dim is None:
+                shape.append(torch.library.get_ctx().new_dynamic_size())
+            else:
+                shape.append(inputs[dim[0]].shape[dim[1]] if isinstance(dim, list) else dim)
         device = inputs[0].device if inputs else torch.device("cpu")
         outputs.append(torch.empty(shape, dtype=getattr(torch, spec["dtype"]), device=device))
     return outputs

@@ -98,9 +98,4 @@ def test_one_hot():
     run_test(onehot, [torch.randn(3, 5)], expected_ops={aten.one_hot.default}, expect_engines=1)
 
 
-# A bool mask makes a data-dependent extent (an unbacked symbol), which the dynamo frontend cannot translate yet.
-@pytest.mark.xfail(raises=ValueError, reason="data-dependent extents do not translate yet", strict=True)
-def test_bool_mask_index_stays_in_pytorch():
-    fn = Fn(lambda x, i: x[x > 0] * 2, IDX)
-    info = torch_kiln.dynamo.explain(fn, [torch.randn(3, 5)])
-    assert any(r["target"] == "aten::index.Tensor" for r in info["ops_in_pytorch"].values()), info
+# Bool-mask indexing (a data-dependent extent) is tested in test_data_dependent.py.
