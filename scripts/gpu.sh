@@ -28,15 +28,22 @@ case "$job" in
     echo "== engine layer tests on the CUDA backend"
     KILN_TEST_BACKEND=cuda "$BUILD/kiln_engine_tests" --gtest_brief=1 >"$LOGS/engine_cuda.log" 2>&1 || status=1
     grep -E "^\[  (PASSED|FAILED)|tests? ran|FAILED  \]" "$LOGS/engine_cuda.log" | tail -60
-    echo "== compute-sanitizer memcheck on the layer tests"
+    echo "== compute-sanitizer memcheck on the layer tests (4 shards at once; graph replay tests need graphs on)"
     if command -v compute-sanitizer >/dev/null; then
-      KILN_TEST_BACKEND=cuda KILN_CUDA_GRAPHS=0 compute-sanitizer --tool memcheck --leak-check no --error-exitcode 9 \
-        "$BUILD/kiln_engine_tests" --gtest_brief=1 --gtest_filter="${KILN_MEMCHECK_FILTER:-*}" \
-        >"$LOGS/memcheck.log" 2>&1 || status=1
-      grep -E "ERROR SUMMARY|^\[  (PASSED|FAILED)" "$LOGS/memcheck.log" | tail -5
+      pids=()
+      for shard in 0 1 2 3; do
+        KILN_TEST_BACKEND=cuda KILN_CUDA_GRAPHS=0 GTEST_TOTAL_SHARDS=4 GTEST_SHARD_INDEX=$shard \
+          compute-sanitizer --tool memcheck --leak-check no --error-exitcode 9 "$BUILD/kiln_engine_tests" \
+          --gtest_brief=1 --gtest_filter="${KILN_MEMCHECK_FILTER:--GraphReplay.*}" >"$LOGS/memcheck_$shard.log" 2>&1 &
+        pids+=($!)
+      done
+      for pid in "${pids[@]}"; do wait "$pid" || status=1; done
+      grep -hE "ERROR SUMMARY|^\[  (PASSED|FAILED)" "$LOGS"/memcheck_*.log | tail -12
     fi
     echo "== Python tests with KILN_TEST_DEVICE=cuda"
-    KILN_TEST_DEVICE=cuda "$PY" -m pytest -q -p no:cacheprovider tests/python "$@" >"$LOGS/pytest_cuda.log" 2>&1 || status=1
+    xdist=()
+    if "$PY" -c "import xdist" 2>/dev/null; then xdist=(-n "${KILN_PYTEST_WORKERS:-8}"); fi
+    KILN_TEST_DEVICE=cuda "$PY" -m pytest -q -p no:cacheprovider "${xdist[@]}" tests/python "$@" >"$LOGS/pytest_cuda.log" 2>&1 || status=1
     grep -E "passed|failed|^FAILED|^ERROR" "$LOGS/pytest_cuda.log" | tail -40
     exit $status
     ;;

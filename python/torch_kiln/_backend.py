@@ -6,7 +6,7 @@ import torch
 
 from ._input import Input
 from .dynamo import CompilationSettings
-from .dynamo._compiler import compile_module
+from .dynamo._compiler import compile_module, default_device
 
 
 def kiln_backend(gm: torch.fx.GraphModule, example_inputs: List[Any], options: Optional[Dict[str, Any]] = None):
@@ -16,6 +16,8 @@ def kiln_backend(gm: torch.fx.GraphModule, example_inputs: List[Any], options: O
         if key not in CompilationSettings.__dataclass_fields__:
             raise ValueError(f"unknown torch_kiln option {key!r}")
         setattr(settings, key, set(value) if key in ("enabled_precisions", "torch_executed_ops") else value)
+    if "device" not in options:
+        settings.device = default_device(gm, example_inputs)
     specs = []
     for x in example_inputs:
         if not isinstance(x, torch.Tensor):

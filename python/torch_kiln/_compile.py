@@ -6,7 +6,7 @@ import torch
 
 from ._input import Input
 from .dynamo import CompilationSettings
-from .dynamo._compiler import _specs_from, compile_module
+from .dynamo._compiler import _specs_from, compile_module, default_device
 
 
 def compile(
@@ -29,6 +29,7 @@ def compile(
     """Compiles `module` for Kiln: the supported parts run as Kiln engines, the rest stays in PyTorch.
 
     inputs / arg_inputs: torch_kiln.Input specs (static or min/opt/max ranges) or example tensors.
+    device: where the engines run; by default where the example tensors (else the module's parameters) are.
     Returns a torch.fx.GraphModule whose engine segments are KilnEngineModule submodules.
     """
     if ir not in ("dynamo", "default"):
@@ -46,7 +47,8 @@ def compile(
     if not specs and not kwarg_specs:
         raise ValueError("compile needs inputs=[...] (torch_kiln.Input or example tensors)")
     if device is None:
-        device = torch.device("cpu")
+        examples = list(arg_inputs if arg_inputs is not None else (inputs or [])) + list((kwarg_inputs or {}).values())
+        device = default_device(module, examples)
     settings = CompilationSettings(
         enabled_precisions=set(enabled_precisions or {torch.float32}),
         min_block_size=min_block_size,

@@ -30,6 +30,19 @@ def _specs_from(inputs: Sequence[Any]) -> List[Input]:
     return specs
 
 
+def default_device(module: Optional[torch.nn.Module], inputs: Sequence[Any]) -> torch.device:
+    """The device to build for when the caller names none: where the example tensors live, else where the
+    module's parameters live, else the CPU. A model and inputs on the GPU then get a CUDA engine without
+    device='cuda', as a user moving everything with .cuda() expects."""
+    for x in inputs:
+        if isinstance(x, torch.Tensor):
+            return x.device
+    if module is not None:
+        for t in list(module.parameters()) + list(module.buffers()):
+            return t.device
+    return torch.device("cpu")
+
+
 def translate(gm: torch.fx.GraphModule, specs: Sequence[Input]) -> Translation:
     return Translation(gm, specs)
 
@@ -72,7 +85,7 @@ def lower_module(module: torch.nn.Module, inputs: Sequence[Any]) -> torch.fx.Gra
     """The ATen graph Kiln partitions (after capture, decompositions and Kiln's lowering passes are applied to
     the IR): useful to check expected_ops / unexpected_ops in converter tests."""
     specs = _specs_from(inputs)
-    ep = export_module(module.eval(), specs, "cpu")
+    ep = export_module(module.eval(), specs, default_device(module, inputs))
     return ep.module(check_guards=False)
 
 
@@ -80,6 +93,8 @@ def explain(module: torch.nn.Module, inputs: Sequence[Any], **kwargs) -> dict:
     """For one model: which ops would run in Kiln and which in PyTorch, and why (no converter, validator
     refused, dynamic shapes not supported, forced by torch_executed_ops, segment below min_block_size)."""
     settings = CompilationSettings(**{k: v for k, v in kwargs.items() if hasattr(CompilationSettings, k) or k in CompilationSettings.__dataclass_fields__})
+    if "device" not in kwargs:
+        settings.device = default_device(module, inputs)
     specs = _specs_from(inputs)
     ep = export_module(module.eval(), specs, settings.device)
     translation = translate(ep.module(check_guards=False), specs)

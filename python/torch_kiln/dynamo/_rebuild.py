@@ -112,7 +112,10 @@ class Rebuilder:
         else:  # created by lowering (constant folding)
             dtype, shape, data = self.t.graph.get_attr_value(name)
             tensor = torch.frombuffer(bytearray(data), dtype=to_torch_dtype(dtype)).reshape(shape) if data else torch.empty(
-                shape, dtype=to_torch_dtype(dtype))
+                shape, dtype=to_torch_dtype(dtype), device="cpu")
+            # A folded value stands for tensors that lived on the target device: keep it there, so a result
+            # that is entirely constant still comes back on the device the model runs on.
+            tensor = tensor.to(self.settings.device)
         self.root.register_buffer(attr, tensor)
         return self.graph.get_attr(attr)
 

@@ -184,7 +184,7 @@ HostTensor runStaticAndDynamic(const NetworkFn& define, const HostTensor& x, uin
   EXPECT_TRUE(dyn.status.isOk()) << "dynamic-shape run: " << dyn.status.toString();
   if (dyn.status.isOk() && !dyn.ordered.empty()) {
     EXPECT_EQ(dimsToString(dyn.ordered[0].dims), dimsToString(fixed.ordered[0].dims));
-    EXPECT_TRUE(dyn.ordered[0].bytes == fixed.ordered[0].bytes) << "dynamic-shape run gives other values";
+    expectSameRun(dyn.ordered[0], fixed.ordered[0]);
   }
   return fixed.ordered[0];
 }

@@ -38,7 +38,7 @@ def _mask(shape, kind):
         return torch.zeros(shape, dtype=torch.bool)
     if kind == "all":
         return torch.ones(shape, dtype=torch.bool)
-    g = torch.Generator().manual_seed(3)
+    g = torch.Generator(device=torch.get_default_device()).manual_seed(3)
     return torch.rand(shape, generator=g) > 0.5
 
 

@@ -73,7 +73,9 @@ def test_unary_float32_static_and_dynamic(fn, op, sample):
     ],
 )
 def test_unary_half_types(fn, op, dtype):
-    x = (torch.rand(2, 5) * 3 + 0.1).to(dtype)
+    # Fixed values away from rounding ties (x*10 ends in .2): eager half kernels on other devices may round
+    # the product differently, and a tie would then flip round(x, 1) by a whole step.
+    x = (torch.arange(10, dtype=torch.float32).reshape(2, 5) * 0.3 + 0.12).to(dtype)
     run_test(Fn(fn), [x], expected_ops={op}, expect_engines=1)
 
 
