@@ -225,6 +225,24 @@ int32_t fuseEpilogues(Graph& g) {
         }
       }
     }
+    if (gemm) {
+      // matmul [+ bias] + a same-shape tensor computed earlier (a transformer's residual connection).
+      const int32_t resIndex = uses.soleReader(current);
+      if (resIndex >= 0 && isElementWise(g.layers[static_cast<size_t>(resIndex)], ElementWiseOperation::kSUM)) {
+        const LayerInfo& add = g.layers[static_cast<size_t>(resIndex)];
+        const int32_t other = add.inputs[0] == current ? add.inputs[1] : add.inputs[0];
+        const TensorInfo& o = g.tensors[static_cast<size_t>(other)];
+        const TensorInfo& sum = g.tensors[static_cast<size_t>(add.outputs[0])];
+        if (other != current && o.dims == outInfo.dims && sum.dims == outInfo.dims && o.type == outInfo.type &&
+            sum.type == outInfo.type && uses.producer[static_cast<size_t>(other)] < static_cast<int32_t>(li)) {
+          layer.inputs.resize(3, -1);
+          layer.inputs.push_back(other);
+          layer.params.attrs.setInt("fused_residual", 1);
+          absorbed.push_back(static_cast<size_t>(resIndex));
+          current = add.outputs[0];
+        }
+      }
+    }
     const int32_t actIndex = uses.soleReader(current);
     if (actIndex >= 0 && g.layers[static_cast<size_t>(actIndex)].params.type == LayerType::kACTIVATION) {
       const LayerInfo& act = g.layers[static_cast<size_t>(actIndex)];

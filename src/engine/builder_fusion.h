@@ -16,8 +16,10 @@ int32_t foldChannelAffineIntoConvolution(Graph& graph);
 // CUDA epilogues (the CUDA kernels read these attributes; the CPU never sees them):
 //  - Convolution [+ ElementWise kSUM of a same-shape tensor produced earlier] [+ Activation kRELU]
 //    -> attrs fused_residual=1 (input 3 is the residual) and fused_activation.
-//  - MatrixMultiply + ElementWise kSUM of a constant bias along the last dim [+ Activation kRELU/kGELU_*]
-//    -> attrs fused_bias=1 (input 2 is the bias) and fused_activation.
+//  - MatrixMultiply [+ ElementWise kSUM of a constant bias along the last dim] [+ ElementWise kSUM of a
+//    same-shape tensor produced earlier] [+ Activation kRELU/kGELU_*]
+//    -> attrs fused_bias=1 (input 2 is the bias), fused_residual=1 (input 3) and fused_activation:
+//    out = act(A*B + residual + bias).
 // Returns how many layers were fused away.
 int32_t fuseEpilogues(Graph& graph);
 

@@ -145,6 +145,58 @@ TEST(Fusion, MatrixMultiplyTakesBiasAndGelu) {
   EXPECT_EQ(gemms, 1);
 }
 
+// relu(a @ w + bias + r): on CUDA one matmul with the bias, the residual (cuBLASLt's C) and the ReLU fused.
+NetworkFn matmulBiasResidualRelu(const std::vector<float>& w, const std::vector<float>& b) {
+  return [&w, &b](NetworkDefinition& net, const std::vector<ITensor*>& in) {
+    ITensor* weight = net.addConstant(Dims{16, 32}, Weights{DataType::kFLOAT, w.data(), 512})->getOutput(0);
+    ITensor* bias = net.addConstant(Dims{1, 32}, Weights{DataType::kFLOAT, b.data(), 32})->getOutput(0);
+    ITensor* mm = net.addMatrixMultiply(*in[0], MatrixOperation::kNONE, *weight, MatrixOperation::kNONE)->getOutput(0);
+    ITensor* biased = net.addElementWise(*mm, *bias, ElementWiseOperation::kSUM)->getOutput(0);
+    ITensor* sum = net.addElementWise(*in[1], *biased, ElementWiseOperation::kSUM)->getOutput(0);
+    net.markOutput(*net.addActivation(*sum, ActivationType::kRELU)->getOutput(0));
+  };
+}
+
+TEST(Fusion, MatrixMultiplyTakesBiasResidualAndRelu) {
+  std::vector<float> w(512, 0.5f), b(32, 0.25f);
+  Builder builder;
+  auto net = builder.createNetworkV2(kSTRONG);
+  ITensor* a = net->addInput("a", DataType::kFLOAT, Dims{8, 16});
+  ITensor* r = net->addInput("r", DataType::kFLOAT, Dims{8, 32});
+  matmulBiasResidualRelu(w, b)(*net, {a, r});
+  StatusOr<Graph> g = graphOf(*net);
+  ASSERT_TRUE(g.isOk()) << g.status().toString();
+  EXPECT_EQ(fuseEpilogues(g.value()), 3);
+  ASSERT_EQ(g.value().layers.size(), 3u);  // two constants and the matmul
+  const LayerInfo& mm = g.value().layers.back();
+  ASSERT_EQ(mm.params.type, LayerType::kMATRIX_MULTIPLY);
+  EXPECT_EQ(mm.params.attrs.getInt("fused_bias", 0), 1);
+  EXPECT_EQ(mm.params.attrs.getInt("fused_residual", 0), 1);
+  EXPECT_EQ(mm.params.attrs.getInt("fused_activation", -1), static_cast<int64_t>(ActivationType::kRELU));
+  ASSERT_EQ(mm.inputs.size(), 4u);
+  EXPECT_EQ(mm.inputs[3], g.value().inputs[1]);
+  EXPECT_EQ(mm.outputs[0], g.value().outputs[0]);
+}
+
+TEST(Fusion, MatrixMultiplyResidualGivesTheUnfusedValues) {
+  const HostTensor a = randomTensor(DataType::kFLOAT, Dims{8, 16}, 21);
+  const HostTensor r = randomTensor(DataType::kFLOAT, Dims{8, 32}, 22, -4.0, 4.0);
+  const HostTensor wt = randomTensor(DataType::kFLOAT, Dims{16, 32}, 23);
+  std::vector<float> w(static_cast<const float*>(wt.data()), static_cast<const float*>(wt.data()) + 512);
+  std::vector<float> b(32);
+  for (int j = 0; j < 32; ++j) b[static_cast<size_t>(j)] = 0.125f * static_cast<float>(j % 5) - 0.25f;
+  const HostTensor out = runSingleOutput(matmulBiasResidualRelu(w, b), {{"a", a}, {"r", r}});
+  const std::vector<double> av = toDoubles(a), rv = toDoubles(r), got = toDoubles(out);
+  ASSERT_EQ(got.size(), 256u);
+  for (int i = 0; i < 8; ++i) {
+    for (int j = 0; j < 32; ++j) {
+      double acc = b[static_cast<size_t>(j)] + rv[static_cast<size_t>(i * 32 + j)];
+      for (int k = 0; k < 16; ++k) acc += av[static_cast<size_t>(i * 16 + k)] * w[static_cast<size_t>(k * 32 + j)];
+      EXPECT_NEAR(got[static_cast<size_t>(i * 32 + j)], acc > 0 ? acc : 0.0, 1e-4) << i << "," << j;
+    }
+  }
+}
+
 TEST(Fusion, BroadcastingAddIsNotAnEpilogue) {
   // [8,32] + [8,1] broadcasts along rows, not the last dim: not a GEMM bias.
   Builder builder;

@@ -15,6 +15,7 @@ namespace cuda {
 StatusOr<MatmulEpilogue> matmulEpilogueOf(const LayerParams& layer) {
   MatmulEpilogue epilogue;
   epilogue.bias = layer.attrs.getInt("fused_bias", 0) != 0;
+  epilogue.residual = layer.attrs.getInt("fused_residual", 0) != 0;
   const int64_t activation = layer.attrs.getInt("fused_activation", -1);
   if (activation == -1) return epilogue;
   switch (static_cast<ActivationType>(activation)) {
@@ -165,6 +166,12 @@ bool layerShapeOk(const LayerInfo& layer, const Graph& graph, MatmulEpilogue* ep
     if (layer.inputs.size() < 3 || layer.inputs[2] < 0) return false;
     if (graph.tensors[static_cast<size_t>(layer.inputs[2])].type != outputType(layer, graph)) return false;
   }
+  if (epilogue->residual) {
+    if (layer.inputs.size() < 4 || layer.inputs[3] < 0) return false;
+    const TensorInfo& residual = graph.tensors[static_cast<size_t>(layer.inputs[3])];
+    const TensorInfo& out = graph.tensors[static_cast<size_t>(layer.outputs[0])];
+    if (residual.type != out.type || !(residual.dims == out.dims)) return false;
+  }
   *epilogueOut = epilogue.value();
   return true;
 }
@@ -174,10 +181,11 @@ bool supportsFloat(const LayerInfo& layer, const Graph& graph) {
   return layerShapeOk(layer, graph, &epilogue) && isFloatType(outputType(layer, graph));
 }
 
-// GELU of an integer has no meaning the CPU defines; integer epilogues are bias and ReLU.
+// GELU of an integer has no meaning the CPU defines; integer epilogues are bias and ReLU (the fusion pass
+// gives integer products no residual).
 bool supportsInteger(const LayerInfo& layer, const Graph& graph) {
   MatmulEpilogue epilogue;
-  if (!layerShapeOk(layer, graph, &epilogue)) return false;
+  if (!layerShapeOk(layer, graph, &epilogue) || epilogue.residual) return false;
   const DataType type = outputType(layer, graph);
   if (type != DataType::kINT32 && type != DataType::kINT64) return false;
   return epilogue.activation == MatmulActivation::kNONE || epilogue.activation == MatmulActivation::kRELU;

@@ -21,11 +21,13 @@
 namespace kiln {
 namespace cuda {
 
-// The fused epilogue a builder pass may attach (attributes fused_bias and fused_activation).
+// The fused epilogue a builder pass may attach (attributes fused_bias, fused_residual and fused_activation):
+// out = activation(A*B + residual + bias).
 enum class MatmulActivation : int32_t { kNONE = 0, kRELU = 1, kGELU_ERF = 2, kGELU_TANH = 3 };
 
 struct MatmulEpilogue {
-  bool bias = false;  // inputs[2]: [N], the output's type, added to every row
+  bool bias = false;      // inputs[2]: [N], the output's type, added to every row
+  bool residual = false;  // inputs[3]: the output's dims and type (cuBLASLt's C with beta = 1)
   MatmulActivation activation = MatmulActivation::kNONE;
   bool any() const { return bias || activation != MatmulActivation::kNONE; }
 };

@@ -152,9 +152,25 @@ class CublasLtMatmulKernel : public Kernel {
       }
       bias = b.data;
     }
+    const void* residual = nullptr;
+    if (epilogue_.residual) {
+      if (io.inputs.size() < 4 || io.inputs[3].data == nullptr) return invalidArgument("fused residual input is missing");
+      const TensorView& r = io.inputs[3];
+      if (r.type != type || r.count() != out.count()) {
+        return invalidArgument("fused residual must match the output (" + std::string(dataTypeName(type)) + ", " +
+                               std::to_string(out.count()) + " elements), got " + dataTypeName(r.type) + " of " +
+                               std::to_string(r.count()) + " elements");
+      }
+      residual = r.data;
+    }
     const int64_t rows = out.count() / plan.outLast;
-    if (plan.k == 0) {  // an empty sum: zeros, then the epilogue
-      KILN_CUDA_CHECK(cudaMemsetAsync(out.data, 0, static_cast<size_t>(out.bytes()), stream(io)));
+    if (plan.k == 0) {  // an empty sum: zeros (or the residual), then the epilogue
+      if (residual != nullptr) {
+        KILN_CUDA_CHECK(cudaMemcpyAsync(out.data, residual, static_cast<size_t>(out.bytes()), cudaMemcpyDeviceToDevice,
+                                        stream(io)));
+      } else {
+        KILN_CUDA_CHECK(cudaMemsetAsync(out.data, 0, static_cast<size_t>(out.bytes()), stream(io)));
+      }
       if (!epilogue_.any()) return Status::ok();
       return launchMatmulEpilogue(out.data, bias, type, rows, plan.outLast, epilogue_.activation, io.stream);
     }
@@ -164,7 +180,7 @@ class CublasLtMatmulKernel : public Kernel {
     const int64_t size = dataTypeSize(type);
     const auto address = [](const void* p) { return static_cast<int64_t>(reinterpret_cast<uintptr_t>(p)); };
     int64_t align = commonAlignment({address(io.inputs[0].data), address(io.inputs[1].data), address(out.data),
-                                     bias != nullptr ? address(bias) : 0, plan.strideA * size, plan.strideB * size,
+                                     bias != nullptr ? address(bias) : 0, residual != nullptr ? address(residual) : 0, plan.strideA * size, plan.strideB * size,
                                      plan.strideC * size});
     for (int32_t d = 0; d < plan.outerRank; ++d) {
       align = std::min(align, commonAlignment({plan.outerA[d] * size, plan.outerB[d] * size, plan.outerC[d] * size}));
@@ -189,7 +205,10 @@ class CublasLtMatmulKernel : public Kernel {
       KILN_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(problem.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias,
                                                        sizeof(bias)));
     }
-    const float alpha = 1.f, beta = 0.f;
+    // The residual is C: D = A*B + 1 * residual, in the same layout as D; cuBLASLt's epilogue (bias,
+    // activation) then applies to the sum, as the fused layers computed it.
+    const float alpha = 1.f, beta = residual != nullptr ? 1.f : 0.f;
+    const auto* r = static_cast<const char*>(residual);
     const auto* a = static_cast<const char*>(io.inputs[0].data);
     const auto* b = static_cast<const char*>(io.inputs[1].data);
     auto* c = static_cast<char*>(out.data);
@@ -197,8 +216,9 @@ class CublasLtMatmulKernel : public Kernel {
       int64_t offA = 0, offB = 0, offC = 0;
       plan.outerOffsets(o, offA, offB, offC);
       void* d = c + offC * size;
+      const void* cIn = r != nullptr ? static_cast<const void*>(r + offC * size) : d;
       KILN_CUBLAS_CHECK(cublasLtMatmul(handle, problem.desc, &alpha, b + offB * size, problem.layoutA,
-                                       a + offA * size, problem.layoutB, &beta, d, problem.layoutC, d,
+                                       a + offA * size, problem.layoutB, &beta, cIn, problem.layoutC, d,
                                        problem.layoutC, &problem.algo, workspace > 0 ? io.workspace : nullptr,
                                        static_cast<size_t>(workspace), stream(io)));
     }

@@ -1,0 +1,21 @@
+// Shuffle merging: converters emit one shuffle per view/permute/transpose, so a head split such as
+// view(B,S,H,D) + transpose(1,2) is two copies of the tensor. Consecutive shuffles become one where the
+// combination is exact, and shuffles that change nothing disappear. Any backend.
+#pragma once
+
+#include <cstdint>
+
+#include "engine/graph.h"
+
+namespace kiln {
+
+// Merges shuffle A -> shuffle B (A's output read only by B, not a graph output, both with static reshape
+// attributes) when at most one of them reshapes:
+//  - B does not reshape: B's transposes fold into A's second transpose;
+//  - A does not reshape: A's transposes fold into B's first transpose (B's reshape still sees the same dims,
+//    so "0 copies the input extent" keeps its meaning).
+// Removes shuffles whose output equals their input (identity transposes and no reshape, or a reshape to the
+// same static dims), unless the output leaves the graph. Returns how many shuffle layers were removed.
+int32_t mergeShuffles(Graph& graph);
+
+}  // namespace kiln
