@@ -23,8 +23,10 @@ enum class LayerType : int32_t {
   kCONCATENATION = 12, kGATHER = 13, kSELECT = 14, kCONSTANT = 15, kCAST = 16, kIDENTITY = 17, kTOPK = 18,
   kSCATTER = 19, kPADDING = 20, kRESIZE = 21, kSHAPE = 22, kFILL = 23, kCUMULATIVE = 24, kNON_ZERO = 25,
   kONE_HOT = 26, kATTENTION = 27,
+  // Builder-internal: a fused chain of pointwise layers (one generated kernel); not addable to a network.
+  kPOINTWISE = 28,
 };
-constexpr int32_t kNB_LAYER_TYPES = 28;
+constexpr int32_t kNB_LAYER_TYPES = 29;
 const char* layerTypeName(LayerType type);
 
 // y = f(x). alpha/beta as in TensorRT:

@@ -6,7 +6,10 @@
 
 #include "engine/backend.h"
 #include "engine/builder_fusion.h"
+#include "engine/builder_layout.h"
 #include "engine/builder_passes.h"
+#include "engine/builder_pointwise_fusion.h"
+#include "engine/builder_shuffle.h"
 #include "engine/memory_planner.h"
 #include "engine/network_impl.h"
 #include "engine/plan.h"
@@ -254,7 +257,10 @@ StatusOr<std::unique_ptr<HostMemory>> Builder::buildSerializedNetwork(NetworkDef
   }
   removeRedundantCasts(graph);
   report_.layersFused = foldChannelAffineIntoConvolution(graph);
+  chooseLayoutForBackend(graph, *backend, report_);
+  report_.layersFused += mergeShuffles(graph);
   if (backend->kind() == BackendKind::kCUDA) report_.layersFused += fuseEpilogues(graph);
+  if (pointwiseFusionEnabled(backend->kind())) report_.layersFused += fusePointwiseChains(graph);
   if (config.getFlag(BuilderFlag::kTF32)) {
     // Kernels read this per layer: the timing cache and the plan then tell TF32 and exact float32 apart.
     for (LayerInfo& layer : graph.layers) {

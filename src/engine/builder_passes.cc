@@ -118,7 +118,8 @@ bool supportsReducedPrecision(LayerType type) {
     case LayerType::kFILL:
     case LayerType::kCUMULATIVE:
     case LayerType::kNON_ZERO:
-    case LayerType::kONE_HOT: return false;
+    case LayerType::kONE_HOT:
+    case LayerType::kPOINTWISE: return false;
   }
   return false;
 }

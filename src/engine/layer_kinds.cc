@@ -38,6 +38,7 @@ LayerKindInfo makeInfo(LayerType type) {
     case LayerType::kNON_ZERO: return {type, 1, 1, 1, inferNonZeroShapes, kNONE, true, false};
     case LayerType::kONE_HOT: return {type, 3, 3, 1, inferOneHotShapes, 0b100, false, false};
     case LayerType::kATTENTION: return {type, 3, 4, 1, inferAttentionShapes, kNONE, false, false};
+    case LayerType::kPOINTWISE: return {type, 1, kMAX_POINTWISE_INPUTS, 1, inferPointWiseShapes, kNONE, false, false};
   }
   return {type, 0, 0, 0, nullptr, kNONE, false, false};
 }
@@ -61,6 +62,7 @@ const LayerKindInfo& layerKindInfo(LayerType type) {
 int32_t maxInputsOf(const LayerParams& layer) {
   const LayerKindInfo& info = layerKindInfo(layer.type);
   if (layer.type == LayerType::kCONVOLUTION && layer.attrs.getInt("fused_residual", 0) == 1) return info.maxInputs + 1;
+  if (layer.type == LayerType::kMATRIX_MULTIPLY && layer.attrs.getInt("fused_residual", 0) == 1) return info.maxInputs + 2;
   if (layer.type == LayerType::kMATRIX_MULTIPLY && layer.attrs.getInt("fused_bias", 0) == 1) return info.maxInputs + 1;
   return info.maxInputs;
 }

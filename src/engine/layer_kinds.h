@@ -87,5 +87,8 @@ Status inferCumulativeShapes(const LayerParams&, const std::vector<ShapeInput>&,
 Status inferNonZeroShapes(const LayerParams&, const std::vector<ShapeInput>&, std::vector<ShapeOutput>&);
 Status inferOneHotShapes(const LayerParams&, const std::vector<ShapeInput>&, std::vector<ShapeOutput>&);
 Status inferAttentionShapes(const LayerParams&, const std::vector<ShapeInput>&, std::vector<ShapeOutput>&);
+// Builder-fused pointwise chains (pointwise_program.cc); at most kMAX_POINTWISE_INPUTS inputs.
+constexpr int32_t kMAX_POINTWISE_INPUTS = 16;
+Status inferPointWiseShapes(const LayerParams&, const std::vector<ShapeInput>&, std::vector<ShapeOutput>&);
 
 }  // namespace kiln

@@ -128,6 +128,7 @@ const char* layerTypeName(LayerType type) {
     case LayerType::kNON_ZERO: return "NonZero";
     case LayerType::kONE_HOT: return "OneHot";
     case LayerType::kATTENTION: return "Attention";
+    case LayerType::kPOINTWISE: return "PointWise";
   }
   return "Invalid";
 }

@@ -71,7 +71,7 @@ void bindEnums(py::module_& m) {
       .value("PADDING", LayerType::kPADDING).value("RESIZE", LayerType::kRESIZE).value("SHAPE", LayerType::kSHAPE)
       .value("FILL", LayerType::kFILL).value("CUMULATIVE", LayerType::kCUMULATIVE)
       .value("NON_ZERO", LayerType::kNON_ZERO).value("ONE_HOT", LayerType::kONE_HOT)
-      .value("ATTENTION", LayerType::kATTENTION);
+      .value("ATTENTION", LayerType::kATTENTION).value("POINTWISE", LayerType::kPOINTWISE);
   py::enum_<ActivationType>(m, "ActivationType")
       .value("RELU", ActivationType::kRELU).value("SIGMOID", ActivationType::kSIGMOID)
       .value("TANH", ActivationType::kTANH).value("LEAKY_RELU", ActivationType::kLEAKY_RELU)

@@ -2,9 +2,11 @@
 //
 // Attributes (shared by both kinds): "nb_output_maps", "kernel_size", "stride", "dilation", "pre_padding",
 // "post_padding" (dims of the spatial rank), "padding_mode" (PaddingMode), "groups", and the weights
-// "kernel" and "bias" (possibly empty: then inputs 1 / 2 supply them at execution).
+// "kernel" and "bias" (possibly empty: then inputs 1 / 2 supply them at execution). Convolutions of rank 4 may
+// carry "channels_last" = 1 (set by the builder's layout pass; see engine/channels_last.h).
 #include <limits>
 
+#include "engine/channels_last.h"
 #include "engine/layer_kinds.h"
 #include "engine/layers/shape_utils.h"
 #include "engine/network_impl.h"
@@ -283,11 +285,27 @@ Attributes convAttrs(int64_t nbOutputMaps, const Dims& kernelSize, const Weights
 
 Status inferConvolutionShapes(const LayerParams& layer, const std::vector<ShapeInput>& inputs,
                               std::vector<ShapeOutput>& outputs) {
-  return inferConvLike(layer, inputs, outputs, /*deconv=*/false);
+  const int64_t channelsLast = layer.attrs.getInt("channels_last", 0);
+  if (channelsLast == 0) return inferConvLike(layer, inputs, outputs, /*deconv=*/false);
+  if (channelsLast != 1) return invalidArgument("channels_last must be 0 or 1, got " + std::to_string(channelsLast));
+  // NHWC in and out; the geometry is the NCHW one with the channel dim moved last.
+  const Dims kernel = layer.attrs.getDims("kernel_size");
+  if (kernel.nbDims != 2 || inputs[0].dims.nbDims != 4) {
+    return invalidArgument("channels_last needs a 2-D kernel and a rank-4 [N, H, W, C] input, got kernel " +
+                           dimsToString(kernel) + " and input " + dimsToString(inputs[0].dims));
+  }
+  std::vector<ShapeInput> nchw = inputs;
+  nchw[0].dims = channelsLastToFirst(inputs[0].dims);
+  KILN_RETURN_IF_ERROR(inferConvLike(layer, nchw, outputs, /*deconv=*/false));
+  outputs[0].dims = channelsFirstToLast(outputs[0].dims);
+  return Status::ok();
 }
 
 Status inferDeconvolutionShapes(const LayerParams& layer, const std::vector<ShapeInput>& inputs,
                                 std::vector<ShapeOutput>& outputs) {
+  if (layer.attrs.getInt("channels_last", 0) != 0) {
+    return invalidArgument("channels_last applies to convolutions only, not deconvolutions");
+  }
   return inferConvLike(layer, inputs, outputs, /*deconv=*/true);
 }
 

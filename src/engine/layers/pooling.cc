@@ -1,7 +1,9 @@
 // Pooling layers (max, average) over the innermost 1-3 dims: add method, accessors, shape inference.
 //
 // Attributes: "pooling_type" (PoolingType), "window_size", "stride", "pre_padding", "post_padding" (dims of the
-// spatial rank), "padding_mode" (PaddingMode), "exclusive" (1: average excludes padding, TensorRT's default).
+// spatial rank), "padding_mode" (PaddingMode), "exclusive" (1: average excludes padding, TensorRT's default),
+// "channels_last" (1 on rank-4 2-D pooling: NHWC I/O, set by the builder's layout pass).
+#include "engine/channels_last.h"
 #include "engine/layer_kinds.h"
 #include "engine/layers/shape_utils.h"
 #include "engine/network_impl.h"
@@ -31,10 +33,8 @@ Status readSpatialDims(const Attributes& attrs, const char* key, int32_t nbSpati
 int64_t floorDiv(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
 int64_t ceilDiv(int64_t a, int64_t b) { return -floorDiv(-a, b); }
 
-}  // namespace
-
-Status inferPoolingShapes(const LayerParams& layer, const std::vector<ShapeInput>& inputs,
-                          std::vector<ShapeOutput>& outputs) {
+Status inferPoolingNchw(const LayerParams& layer, const std::vector<ShapeInput>& inputs,
+                        std::vector<ShapeOutput>& outputs) {
   const Attributes& attrs = layer.attrs;
   const int64_t type = attrs.getInt("pooling_type", -1);
   if (type < 0 || type > static_cast<int64_t>(PoolingType::kAVERAGE)) {
@@ -114,6 +114,26 @@ Status inferPoolingShapes(const LayerParams& layer, const std::vector<ShapeInput
     }
   }
   outputs[0] = {out, x.type};
+  return Status::ok();
+}
+
+}  // namespace
+
+Status inferPoolingShapes(const LayerParams& layer, const std::vector<ShapeInput>& inputs,
+                          std::vector<ShapeOutput>& outputs) {
+  const int64_t channelsLast = layer.attrs.getInt("channels_last", 0);
+  if (channelsLast == 0) return inferPoolingNchw(layer, inputs, outputs);
+  if (channelsLast != 1) return invalidArgument("channels_last must be 0 or 1, got " + std::to_string(channelsLast));
+  // NHWC in and out: pool the spatial dims H, W as if the channel dim came first.
+  const Dims window = layer.attrs.getDims("window_size");
+  if (window.nbDims != 2 || inputs[0].dims.nbDims != 4) {
+    return invalidArgument("channels_last needs a 2-D window and a rank-4 [N, H, W, C] input, got window " +
+                           dimsToString(window) + " and input " + dimsToString(inputs[0].dims));
+  }
+  std::vector<ShapeInput> nchw = inputs;
+  nchw[0].dims = channelsLastToFirst(inputs[0].dims);
+  KILN_RETURN_IF_ERROR(inferPoolingNchw(layer, nchw, outputs));
+  outputs[0].dims = channelsFirstToLast(outputs[0].dims);
   return Status::ok();
 }
 

@@ -14,6 +14,7 @@
 #include <climits>
 #include <vector>
 
+#include "engine/backends/cpu/channels_last_staging.h"
 #include "engine/backends/cpu/cpu_kernels.h"
 #include "engine/backends/cpu/cpu_util.h"
 
@@ -474,8 +475,16 @@ Status runDeconvDirect(const LayerParams& layer, KernelIO& io) {
 }  // namespace
 
 void registerConvolutionCpuKernels(CpuKernelTable& table) {
-  table.add(LayerType::kCONVOLUTION, {"cpu_conv_im2col_gemm", runConvIm2colGemm, convIm2colWorkspace});
-  table.add(LayerType::kCONVOLUTION, {"cpu_conv_direct", runConvDirect});
+  // channels_last layers run the same kernels on NCHW copies (the deconvolution kinds never carry it).
+  table.add(LayerType::kCONVOLUTION,
+            {"cpu_conv_im2col_gemm",
+             [](const LayerParams& layer, KernelIO& io) { return runInChannelsFirst(layer, io, runConvIm2colGemm); },
+             [](const LayerParams& layer, const KernelIO& io) {
+               return convIm2colWorkspace(layer, channelsFirstShapes(layer, io));
+             }});
+  table.add(LayerType::kCONVOLUTION, {"cpu_conv_direct", [](const LayerParams& layer, KernelIO& io) {
+                                        return runInChannelsFirst(layer, io, runConvDirect);
+                                      }});
   table.add(LayerType::kDECONVOLUTION, {"cpu_deconv_gemm_col2im", runDeconvGemmCol2im, deconvWorkspace});
   table.add(LayerType::kDECONVOLUTION, {"cpu_deconv_direct", runDeconvDirect});
 }

@@ -34,6 +34,7 @@ const CpuKernelTable& CpuKernelTable::instance() {
     registerDataCpuKernels(t);
     registerResizeCpuKernels(t);
     registerAttentionCpuKernels(t);
+    registerPointwiseFusedCpuKernels(t);
     return t;
   }();
   return table;

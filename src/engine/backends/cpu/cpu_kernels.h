@@ -48,5 +48,6 @@ void registerGatherCpuKernels(CpuKernelTable& table);        // gather, scatter,
 void registerDataCpuKernels(CpuKernelTable& table);          // constant, cast, identity, shape, fill
 void registerResizeCpuKernels(CpuKernelTable& table);
 void registerAttentionCpuKernels(CpuKernelTable& table);
+void registerPointwiseFusedCpuKernels(CpuKernelTable& table);  // builder-fused pointwise chains
 
 }  // namespace kiln

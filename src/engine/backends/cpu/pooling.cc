@@ -8,6 +8,7 @@
 #include <cmath>
 #include <limits>
 
+#include "engine/backends/cpu/channels_last_staging.h"
 #include "engine/backends/cpu/cpu_kernels.h"
 #include "engine/backends/cpu/cpu_util.h"
 #include "engine/backends/pooling_geometry.h"
@@ -86,6 +87,10 @@ Status runPooling(const LayerParams& layer, KernelIO& io) {
 
 }  // namespace
 
-void registerPoolingCpuKernels(CpuKernelTable& table) { table.add(LayerType::kPOOLING, {"cpu_pooling", runPooling}); }
+void registerPoolingCpuKernels(CpuKernelTable& table) {
+  table.add(LayerType::kPOOLING, {"cpu_pooling", [](const LayerParams& layer, KernelIO& io) {
+                                    return runInChannelsFirst(layer, io, runPooling);
+                                  }});
+}
 
 }  // namespace kiln

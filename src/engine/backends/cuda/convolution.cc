@@ -4,7 +4,8 @@
 // Tactics: "cuda_conv_cudnn" / "cuda_deconv_cudnn" take cuDNN's heuristic ranking (the first algorithm that fits
 // the workspace) and run every shape, so they come first; "..._cudnn_<algo>" pin one algorithm each for the
 // builder to time (one unsupported for the shape fails with a clear Status and is skipped); "cuda_conv_cudnn_nhwc"
-// runs float16/bfloat16 2-D convolutions in NHWC with transposes on either side.
+// runs float16/bfloat16 2-D convolutions in NHWC with transposes on either side. None of these runs a
+// `channels_last` layer (they refuse it); the graph-API tactics (convolution_graph.h), registered after them, do.
 //
 // cuDNN pads symmetrically. Where the layer's pre padding with cuDNN's floor rule does not give the output extent
 // (asymmetric, SAME, round-up or negative padding), the input is copied zero-padded into the workspace
@@ -22,6 +23,7 @@
 
 #include "engine/backends/cuda/convolution_cudnn.h"
 #include "engine/backends/cuda/convolution_geometry.h"
+#include "engine/backends/cuda/convolution_graph.h"
 #include "engine/backends/cuda/convolution_kernels.h"
 #include "engine/backends/cuda/cuda_kernels.h"
 #include "util/half.h"
@@ -364,14 +366,19 @@ CudaKernelFactory factoryFor(Options options) {
   };
 }
 
+// The legacy descriptors here are NCHW throughout: channels_last layers are left to the graph tactics.
+bool supportsNchwLayer(const LayerInfo& layer, const Graph& graph) {
+  return layer.params.attrs.getInt("channels_last", 0) == 0;
+}
+
 bool supportsNhwc(const LayerInfo& layer, const Graph& graph) {
-  if (layer.inputs.empty() || layer.inputs[0] < 0) return false;
+  if (layer.inputs.empty() || layer.inputs[0] < 0 || !supportsNchwLayer(layer, graph)) return false;
   const DataType type = graph.tensors[static_cast<size_t>(layer.inputs[0])].type;
   return (type == DataType::kHALF || type == DataType::kBF16) && layer.params.attrs.getDims("kernel_size").nbDims == 2;
 }
 
 void addTactic(CudaKernelTable& table, LayerType type, const std::string& name, Options options,
-               CudaSupportsFn supports = nullptr) {
+               CudaSupportsFn supports = supportsNchwLayer) {
   CudaTactic tactic;
   tactic.name = name;
   tactic.supports = supports;
@@ -397,6 +404,7 @@ void registerConvolutionCudaKernels(CudaKernelTable& table) {
               Options{false, static_cast<int>(algo), false});
   }
   addTactic(table, LayerType::kCONVOLUTION, "cuda_conv_cudnn_nhwc", Options{false, kHEURISTIC, true}, supportsNhwc);
+  registerConvolutionGraphCudaKernels(table);  // after the legacy ones: "cuda_conv_cudnn" stays the default
 
   addTactic(table, LayerType::kDECONVOLUTION, "cuda_deconv_cudnn", Options{true, kHEURISTIC, false});
   const std::pair<const char*, cudnnConvolutionBwdDataAlgo_t> backward[] = {

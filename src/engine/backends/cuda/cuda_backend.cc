@@ -2,6 +2,7 @@
 // caller's stream. Every layer kind has CUDA tactics; a layer no tactic supports fails the build by name.
 #include <cuda_runtime_api.h>
 
+#include <cstdlib>
 #include <mutex>
 #include <string>
 
@@ -31,6 +32,7 @@ const CudaKernelTable& CudaKernelTable::instance() {
     registerReduceCudaKernels(t);
     registerSoftMaxCudaKernels(t);
     registerDataMovementCudaKernels(t);
+    registerFusedPointwiseCudaKernels(t);
     return t;
   }();
   return table;
@@ -93,7 +95,16 @@ class CudaBackend : public Backend {
 
   std::vector<TacticCandidate> tactics(const LayerInfo& layer, const Graph& graph) const override {
     std::vector<TacticCandidate> result;
-    for (const CudaTactic& tactic : CudaKernelTable::instance().tactics(layer.params.type)) {
+    const std::vector<CudaTactic>& table = CudaKernelTable::instance().tactics(layer.params.type);
+    // KILN_CUDA_TACTIC_FILTER=<substring> (tests, tactic triage): a layer type with a tactic whose name contains
+    // it offers only those; other layer types keep all of theirs.
+    const char* filter = std::getenv("KILN_CUDA_TACTIC_FILTER");
+    bool filtered = false;
+    if (filter != nullptr && *filter != '\0') {
+      for (const CudaTactic& tactic : table) filtered = filtered || tactic.name.find(filter) != std::string::npos;
+    }
+    for (const CudaTactic& tactic : table) {
+      if (filtered && tactic.name.find(filter) == std::string::npos) continue;
       if (tactic.supports != nullptr && !tactic.supports(layer, graph)) continue;
       result.push_back({tactic.name, [tactic](const LayerInfo& l, const Graph& g) -> StatusOr<std::unique_ptr<Kernel>> {
                           std::unique_ptr<Kernel> inner;

@@ -60,6 +60,7 @@ void registerPoolingCudaKernels(CudaKernelTable& table);
 void registerResizeCudaKernels(CudaKernelTable& table);
 void registerReduceCudaKernels(CudaKernelTable& table);        // reduce, topk, cumulative
 void registerSoftMaxCudaKernels(CudaKernelTable& table);       // softmax, normalization
+void registerFusedPointwiseCudaKernels(CudaKernelTable& table);  // builder-fused pointwise chains (NVRTC)
 void registerDataMovementCudaKernels(CudaKernelTable& table);  // shuffle, slice, concatenation, padding,
                                                               // gather, scatter, non-zero
 
