@@ -32,15 +32,16 @@ def _specs_from(inputs: Sequence[Any]) -> List[Input]:
 
 def default_device(module: Optional[torch.nn.Module], inputs: Sequence[Any]) -> torch.device:
     """The device to build for when the caller names none: where the example tensors live, else where the
-    module's parameters live, else the CPU. A model and inputs on the GPU then get a CUDA engine without
-    device='cuda', as a user moving everything with .cuda() expects."""
+    module's parameters live, else torch's default device (the CPU unless torch.set_default_device changed
+    it). A model and inputs on the GPU then get a CUDA engine without device='cuda', as a user moving
+    everything with .cuda() expects."""
     for x in inputs:
         if isinstance(x, torch.Tensor):
             return x.device
     if module is not None:
         for t in list(module.parameters()) + list(module.buffers()):
             return t.device
-    return torch.device("cpu")
+    return torch.get_default_device()
 
 
 def translate(gm: torch.fx.GraphModule, specs: Sequence[Input]) -> Translation:

@@ -75,6 +75,12 @@ def _runner_for(plan: torch.Tensor) -> "_C.EngineRunner":
         return entry[1]
 
 
+def _engine_device(runner) -> torch.device:
+    if runner.backend == _C.BackendKind.CUDA:
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
+
+
 def _current_stream(device: torch.device) -> int:
     if device.type == "cuda":
         return torch.cuda.current_stream(device).cuda_stream
@@ -106,7 +112,8 @@ def execute_engine(inputs: List[torch.Tensor], plan: torch.Tensor, metadata: str
                 "move the inputs to the GPU (or compile with device='cpu')"
             )
         prepared.append(tensor.contiguous())
-    device = prepared[0].device if prepared else torch.device("cpu")
+    # An engine without inputs (everything it computes is constant) still returns tensors on its own device.
+    device = prepared[0].device if prepared else _engine_device(runner)
     stream = _current_stream(device)
     with _DATA_DEPENDENT_LOCK if _has_data_dependent_outputs(metadata) else contextlib.nullcontext():
         out_shapes = runner.prepare([list(t.shape) for t in prepared])

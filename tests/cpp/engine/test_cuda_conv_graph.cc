@@ -178,9 +178,14 @@ TEST(CudaConvGraphTactics, SupportsFollowsLayoutTypeAndPadding) {
   deconv.params.type = LayerType::kDECONVOLUTION;
   EXPECT_TRUE(tacticNames(LayerType::kDECONVOLUTION, &deconv, &g).empty());
 
-  // float32: no NHWC variant (no transposes are worth it without tensor cores).
+  // Exact float32: no graph tactic (cuDNN's graph engines compute it in TF32 or lower).
   cc = ConvCase();
   cc.type = DataType::kFLOAT;
+  o = makeOperands(cc);
+  i = makeGraph(cc, o, g);
+  EXPECT_FALSE(contains(tacticNames(LayerType::kCONVOLUTION, &g.layers[i], &g), "cuda_conv_graph"));
+  // float32 with TF32 allowed: no NHWC variant (no transposes are worth it without tensor cores).
+  cc.allowTf32 = true;
   o = makeOperands(cc);
   i = makeGraph(cc, o, g);
   names = tacticNames(LayerType::kCONVOLUTION, &g.layers[i], &g);
@@ -291,7 +296,8 @@ void checkCase(const ConvCase& cc, const std::string& label, bool requireOne) {
   int ran = 0;
   for (const char* tactic : kGRAPH_TACTICS) {
     const bool nhwcVariant = std::string(tactic).find("nhwc") != std::string::npos;
-    const bool offered = !nhwcVariant || (cc.type != DataType::kFLOAT && !cc.channelsLast);
+    const bool exactFloat32 = cc.type == DataType::kFLOAT && !cc.allowTf32;
+    const bool offered = !exactFloat32 && (!nhwcVariant || (cc.type != DataType::kFLOAT && !cc.channelsLast));
     HostTensor out(cc.type, expected.dims);
     Status s = runTactic(*cuda, g, layer, tactic, inputs, out);
     if (!offered) {

@@ -154,7 +154,12 @@ int32_t convertedByBuilder(const NetworkFn& define, const HostTensor& x) {
 
 // Builds and runs with the pass forced on and off; both must succeed and agree up to rounding.
 void expectSameWithAndWithout(const NetworkFn& define, const TestInput& input, double tol) {
-  EXPECT_GT(convertedByBuilder(define, input.value), 0) << "the comparison would not exercise the pass";
+  const int32_t converted = convertedByBuilder(define, input.value);
+  // CUDA has no exact float32 channels-last convolution (cuDNN's graph engines run float32 in TF32), so there
+  // the pass must leave float32 networks in NCHW, and both builds must still agree.
+  if (testBackend() != BackendKind::kCUDA || input.value.type != DataType::kFLOAT) {
+    EXPECT_GT(converted, 0) << "the comparison would not exercise the pass";
+  }
   RunResult on, off;
   {
     ScopedChannelsLast env("1");

@@ -31,7 +31,9 @@ def dyn(opt, lo=1, hi=6, dtype=torch.float32):
     return torch_kiln.Input(min_shape=(lo,) + opt[1:], opt_shape=opt, max_shape=(hi,) + opt[1:], dtype=dtype)
 
 
-IDX = torch.tensor([[0, 2, 1, 2], [1, 0, 0, 2], [2, 2, 1, 0]])
+# No row repeats an index within its first two columns: scatter with repeated targets has no defined result,
+# and devices pick different writers.
+IDX = torch.tensor([[0, 2, 1, 2], [1, 0, 0, 2], [2, 1, 2, 0]])
 CASES = [
     ("index_select", lambda x, i: torch.index_select(x, 1, i[0, :3]), aten.index_select.default),
     ("gather", lambda x, i: torch.gather(x, 1, i[:, :3]), aten.gather.default),

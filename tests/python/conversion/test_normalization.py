@@ -6,7 +6,7 @@ import torch
 
 import torch_kiln
 from aten_graph import run_aten_graph
-from harness import run_test
+from harness import DEVICE, run_test
 
 aten = torch.ops.aten
 F = torch.nn.functional
@@ -94,6 +94,8 @@ class Aten(torch.nn.Module):
     ],
 )
 def test_normalization_aten_overloads(op, make_args):
+    if op == aten._batch_norm_no_update.default and DEVICE == "cuda":
+        pytest.skip("eager PyTorch runs _batch_norm_no_update on the CPU only: no CUDA reference")
     run_aten_graph(Aten(op, make_args), [torch.randn(2, 4, 5, 6)], op)
 
 

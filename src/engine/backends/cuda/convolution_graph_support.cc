@@ -181,6 +181,10 @@ bool graphConvSupports(const LayerInfo& layer, const Graph& graph) {
   const TensorInfo& y = graph.tensors[static_cast<size_t>(layer.outputs[0])];
   const Attributes& attrs = layer.params.attrs;
   if (!isFloatType(x.type) || y.type != x.type || x.dims.nbDims != 4 || y.dims.nbDims != 4) return false;
+  // Exact float32: on the GPU machine (H100, cuDNN 9.14) every engine cuDNN offers for a float32 graph
+  // computes in TF32 or lower, so refuse now rather than fail when the kernel is made (the legacy tactics run
+  // exact float32, in NCHW).
+  if (x.type == DataType::kFLOAT && attrs.getInt("allow_tf32", 0) == 0) return false;
   if (attrs.getDims("kernel_size").nbDims != 2) return false;
   const int64_t act = attrs.getInt("fused_activation", -1);
   if (act != -1 && act != static_cast<int64_t>(ActivationType::kRELU)) return false;
