@@ -92,6 +92,7 @@ struct PlanRun {
 };
 // Deserializes a plan and runs it with every input at its profile-0 opt shape, inputs filled with
 // `fill(index)` converted to each input's type (zeros when null). Never crashes on a corrupt plan.
+// Binds host buffers: for CPU plans only.
 PlanRun runPlanBytes(const std::vector<uint8_t>& plan, double (*fill)(int64_t) = nullptr);
 
 }  // namespace testing

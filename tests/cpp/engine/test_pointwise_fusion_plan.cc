@@ -27,6 +27,9 @@ TEST(PointwiseFusion, PlanRoundTripRuns) {
   StatusOr<PlanContents> plan = deserializePlan(build.plan.data(), build.plan.size());
   ASSERT_TRUE(plan.isOk()) << plan.status().toString();
   const std::vector<uint8_t> again = serializePlan(plan.value());
+  // runPlanBytes binds host memory, so it runs CPU plans only (on CUDA every buildAndRun-based fusion test
+  // already serializes, deserializes and runs the fused plan from device memory).
+  if (testBackend() == BackendKind::kCUDA) GTEST_SKIP() << "runPlanBytes binds host buffers";
   const PlanRun run = runPlanBytes(again, [](int64_t i) { return 0.1 * static_cast<double>(i % 17) - 0.8; });
   ASSERT_TRUE(run.status.isOk()) << run.status.toString();
   ASSERT_EQ(run.outputs.size(), 1u);
