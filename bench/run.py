@@ -137,6 +137,10 @@ def bench_one(name: str, batch: int, args) -> dict:
 
     # Kiln: a cold build with a fresh timing cache, then a build that reuses the cache.
     cache = os.path.join(tempfile.mkdtemp(), "kiln_timing.cache")
+    # Kiln allocates outside torch's caching allocator: device memory it holds is what free memory loses, with
+    # torch's cache emptied on both sides of the measurement.
+    gc.collect()
+    torch.cuda.empty_cache()
     torch.cuda.synchronize()
     free_before, _ = torch.cuda.mem_get_info()
     start = time.perf_counter()
@@ -148,11 +152,17 @@ def bench_one(name: str, batch: int, args) -> dict:
     del kiln_cached
     engines = [m for m in kiln.modules() if isinstance(m, torch_kiln.runtime.KilnEngineModule)]
     entry["engines"] = len(engines)
+    # The memory plan: activation bytes with buffer reuse against the sum of every activation.
+    entry["activation_planned_mb"] = sum(e.build_report.get("planned_activation_bytes", 0) for e in engines) / 2**20
+    entry["activation_total_mb"] = sum(e.build_report.get("total_activation_bytes", 0) for e in engines) / 2**20
     with torch.inference_mode():
         out = kiln(*inputs)
     torch.cuda.synchronize()
     entry["max_abs_err"], entry["cosine"] = compare(out, reference)
     entry["kiln_ms"], entry["kiln_p99_ms"] = time_cuda(kiln, inputs, args.warmup, args.iters)
+    gc.collect()
+    torch.cuda.empty_cache()
+    torch.cuda.synchronize()
     free_after, _ = torch.cuda.mem_get_info()
     entry["peak_mem_mb"] = (free_before - free_after) / 2**20
     if args.profile:
@@ -193,15 +203,17 @@ def write_markdown(path: str, gpu: str, entries) -> None:
     lines = [f"# Kiln benchmark on {gpu}", "", "float16, random weights; latencies are medians of CUDA-event timings "
              "(ms). Ratios below 1 mean Kiln is faster.", "",
              "| model | batch | Kiln | Kiln p99 | eager | compile | compile r-o | Kiln/eager | Kiln/best compile "
-             "| build s (cached) | mem MB | max err | cosine |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| build s (cached) | mem MB | activations MB planned / sum | max err | cosine |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     vs_eager, vs_compile = [], []
     for e in entries:
         if "error" in e:
-            lines.append(f"| {e['model']} | {e['batch']} | failed: {e['error'][:80]} |" + " |" * 10)
+            lines.append(f"| {e['model']} | {e['batch']} | failed: {e['error'][:80]} |" + " |" * 11)
             continue
         best = min([e[k] for k in ("compile_ms", "compile_reduce_overhead_ms") if e.get(k)] or [float("nan")])
         r_eager = e["kiln_ms"] / e["eager_ms"]
+        activations = (f"{e['activation_planned_mb']:.0f} / {e['activation_total_mb']:.0f}"
+                       if "activation_planned_mb" in e else "–")
         r_comp = e["kiln_ms"] / best
         vs_eager.append(r_eager)
         if not math.isnan(r_comp):
@@ -210,7 +222,7 @@ def write_markdown(path: str, gpu: str, entries) -> None:
             f"| {e['model']} | {e['batch']} | {e['kiln_ms']:.3f} | {e['kiln_p99_ms']:.3f} | {e['eager_ms']:.3f} | "
             f"{e.get('compile_ms', float('nan')):.3f} | {e.get('compile_reduce_overhead_ms', float('nan')):.3f} | "
             f"{r_eager:.2f} | {r_comp:.2f} | {e['build_s']:.1f} ({e['build_cached_s']:.1f}) | {e['peak_mem_mb']:.0f} | "
-            f"{e['max_abs_err']:.3g} | {e['cosine']:.5f} |")
+            f"{activations} | {e['max_abs_err']:.3g} | {e['cosine']:.5f} |")
 
     def geomean(xs):
         return math.exp(sum(math.log(x) for x in xs) / len(xs)) if xs else float("nan")

@@ -383,8 +383,21 @@ void bindCompiler(py::module_& m) {
           for (const auto& ref : outputs) spec.outputs.push_back(valueOf(ref));
           for (const auto& r : ranges) spec.inputRanges.push_back({toDims(std::get<0>(r)), toDims(std::get<1>(r)), toDims(std::get<2>(r))});
           conversion::ConvertedSegment converted = unwrap(conversion::convertSegment(spec, settings));
+          const BuildReport& r = converted.buildReport;
+          py::dict report;
+          report["build_seconds"] = r.buildSeconds;
+          report["layers_before"] = r.layersBefore;
+          report["layers_after"] = r.layersAfter;
+          report["constants_folded"] = r.constantsFolded;
+          report["layers_fused"] = r.layersFused;
+          report["layers_channels_last"] = r.layersChannelsLast;
+          report["layout_transposes"] = r.layoutTransposes;
+          report["tactics_timed"] = r.tacticsTimed;
+          report["timing_cache_hits"] = r.timingCacheHits;
+          report["planned_activation_bytes"] = r.plannedActivationBytes;
+          report["total_activation_bytes"] = r.totalActivationBytes;
           return py::make_tuple(py::bytes(static_cast<const char*>(converted.plan->data()), converted.plan->size()),
-                                converted.inputNames, converted.outputNames, converted.buildReport.buildSeconds);
+                                converted.inputNames, converted.outputNames, report);
         });
 
   py::class_<PyConversionContext>(m, "ConversionContext")

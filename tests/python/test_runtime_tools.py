@@ -57,3 +57,17 @@ def test_cuda_graphs_switch_keeps_results():
             torch_kiln.runtime.set_cuda_graphs_mode(True)
     for y in with_graphs:
         torch.testing.assert_close(y, without)
+
+
+def test_engine_carries_its_build_report():
+    model = Small().eval().to(DEVICE)
+    x = torch.randn(2, 3, 8, 8, device=DEVICE)
+    compiled = torch_kiln.compile(model, inputs=[x], min_block_size=1)
+    engines = [m for m in compiled.modules() if isinstance(m, torch_kiln.runtime.KilnEngineModule)]
+    assert engines
+    for engine in engines:
+        report = engine.build_report
+        assert report["layers_after"] <= report["layers_before"]
+        assert report["tactics_timed"] + report["timing_cache_hits"] > 0
+        # The memory plan never needs more than every activation on its own.
+        assert 0 < report["planned_activation_bytes"] <= report["total_activation_bytes"]

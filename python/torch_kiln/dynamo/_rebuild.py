@@ -177,7 +177,7 @@ class Rebuilder:
             input_symbols.append(dims)
             per_dim = [self.t.symbols.evaluate(d) for d in dims]
             ranges.append(([r[0] for r in per_dim], [r[1] for r in per_dim], [r[2] for r in per_dim]))
-        plan, in_names, out_names, _ = _C.convert_segment(
+        plan, in_names, out_names, build_report = _C.convert_segment(
             self.t.graph, node_names, list(inputs), list(outputs), ranges, self.native)
         output_specs = []
         for producer, index in outputs:
@@ -195,6 +195,7 @@ class Rebuilder:
             output_specs.append({"dtype": str(to_torch_dtype(dtype)).replace("torch.", ""), "shape": shape})
         name = f"_run_on_acc_{segment_id}"
         engine = KilnEngineModule(plan, name=name, output_specs=output_specs)
+        engine.build_report = dict(build_report)
         self.root.add_module(name, engine)
         self.engines.append(engine)
         call = self.graph.call_module(name, tuple(self._value(p, i) for p, i in inputs))

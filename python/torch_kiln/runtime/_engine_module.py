@@ -25,6 +25,9 @@ class KilnEngineModule(torch.nn.Module):
         self.input_names: List[str] = list(runner.input_names)
         self.output_names: List[str] = list(runner.output_names)
         self.metadata = json.dumps({"name": name, "outputs": output_specs or []})
+        # What the builder did (layers fused, tactics timed, planned vs unshared activation bytes), when this
+        # module was just built; a loaded module has none.
+        self.build_report: Dict[str, Any] = {}
 
     def forward(self, *inputs: torch.Tensor):
         outputs = torch.ops.kiln.execute_engine(list(inputs), self.plan, self.metadata)
