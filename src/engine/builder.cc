@@ -6,6 +6,7 @@
 
 #include "engine/backend.h"
 #include "engine/builder_fusion.h"
+#include "engine/builder_gemm_merge.h"
 #include "engine/builder_layout.h"
 #include "engine/builder_passes.h"
 #include "engine/builder_pointwise_fusion.h"
@@ -259,7 +260,10 @@ StatusOr<std::unique_ptr<HostMemory>> Builder::buildSerializedNetwork(NetworkDef
   report_.layersFused = foldChannelAffineIntoConvolution(graph);
   chooseLayoutForBackend(graph, *backend, report_);
   report_.layersFused += mergeShuffles(graph);
+  // After the layout pass, which turns ConvNeXt's permutes between its linears and layer scales into nothing.
+  report_.layersFused += foldColumnScaleIntoGemm(graph);
   if (backend->kind() == BackendKind::kCUDA) report_.layersFused += fuseEpilogues(graph);
+  report_.layersFused += mergeSiblingGemms(graph);
   if (pointwiseFusionEnabled(backend->kind())) report_.layersFused += fusePointwiseChains(graph);
   if (config.getFlag(BuilderFlag::kTF32)) {
     // Kernels read this per layer: the timing cache and the plan then tell TF32 and exact float32 apart.

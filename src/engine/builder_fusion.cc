@@ -3,6 +3,7 @@
 #include <cstring>
 #include <vector>
 
+#include "engine/builder_passes.h"
 #include "util/half.h"
 
 namespace kiln {
@@ -176,6 +177,98 @@ int32_t foldChannelAffineIntoConvolution(Graph& g) {
     for (size_t r : absorbed) uses.readers[static_cast<size_t>(g.layers[r].outputs[0])].clear();
   }
   if (folded > 0) eraseLayers(g, dead);
+  return folded;
+}
+
+namespace {
+
+// A [N] / [1, .., N] constant broadcast along the last dim (or a single value), as doubles.
+bool lastDimValues(const Graph& g, const Uses& uses, int32_t t, int64_t n, std::vector<double>& values) {
+  Dims dims;
+  if (!constantValues(g, uses, t, values, dims)) return false;
+  for (int32_t i = 0; i + 1 < dims.nbDims; ++i) {
+    if (dims.d[i] != 1) return false;
+  }
+  if (values.size() == 1) values.assign(static_cast<size_t>(n), values[0]);
+  return static_cast<int64_t>(values.size()) == n;
+}
+
+// The constant operand of elementwise layer `e` besides `current`, when its constant layer has no other reader.
+int32_t soleConstantOperand(const Graph& g, const Uses& uses, const LayerInfo& e, int32_t current) {
+  const int32_t other = e.inputs[0] == current ? e.inputs[1] : e.inputs[0];
+  if (other == current || uses.readers[static_cast<size_t>(other)].size() != 1 ||
+      uses.isOutput[static_cast<size_t>(other)]) {
+    return -1;
+  }
+  const TensorInfo& a = g.tensors[static_cast<size_t>(current)];
+  const TensorInfo& out = g.tensors[static_cast<size_t>(e.outputs[0])];
+  return out.dims == a.dims && out.type == a.type ? other : -1;
+}
+
+}  // namespace
+
+int32_t foldColumnScaleIntoGemm(Graph& g) {
+  Uses uses(g);
+  std::vector<bool> dead(g.layers.size(), false);
+  int32_t folded = 0;
+  for (size_t li = 0; li < g.layers.size(); ++li) {
+    LayerInfo& gemm = g.layers[li];
+    const Attributes& a = gemm.params.attrs;
+    if (gemm.params.type != LayerType::kMATRIX_MULTIPLY || dead[li] || gemm.inputs.size() != 2 ||
+        a.getInt("op0", -1) != static_cast<int64_t>(MatrixOperation::kNONE)) {
+      continue;
+    }
+    const bool transposed = a.getInt("op1", -1) == static_cast<int64_t>(MatrixOperation::kTRANSPOSE);
+    if (!transposed && a.getInt("op1", -1) != static_cast<int64_t>(MatrixOperation::kNONE)) continue;
+    const int32_t wTensor = gemm.inputs[1];
+    const Dims outDims = g.tensors[static_cast<size_t>(gemm.outputs[0])].dims;
+    std::vector<double> w;
+    Dims wDims;
+    if (outDims.nbDims < 1 || uses.readers[static_cast<size_t>(wTensor)].size() != 1 ||
+        !constantValues(g, uses, wTensor, w, wDims) || wDims.nbDims != 2) {
+      continue;
+    }
+    const int64_t n = outDims.d[outDims.nbDims - 1];
+    if (n <= 0 || (transposed ? wDims.d[0] : wDims.d[1]) != n) continue;
+    // gemm [+ bias] then * scale, each the sole reader of the one before.
+    int32_t current = gemm.outputs[0];
+    size_t last = li;
+    int32_t biasTensor = -1;
+    std::vector<double> bias, scale;
+    int32_t r = uses.soleReader(current);
+    if (r >= 0 && isElementWise(g.layers[static_cast<size_t>(r)], ElementWiseOperation::kSUM)) {
+      const int32_t other = soleConstantOperand(g, uses, g.layers[static_cast<size_t>(r)], current);
+      if (other >= 0 && volume(g.tensors[static_cast<size_t>(other)].dims) == n && lastDimValues(g, uses, other, n, bias)) {
+        biasTensor = other;
+        last = static_cast<size_t>(r);
+        current = g.layers[last].outputs[0];
+        r = uses.soleReader(current);
+      }
+    }
+    if (r < 0 || !isElementWise(g.layers[static_cast<size_t>(r)], ElementWiseOperation::kPROD)) continue;
+    const LayerInfo& mul = g.layers[static_cast<size_t>(r)];
+    const int32_t scaleTensor = soleConstantOperand(g, uses, mul, current);
+    if (scaleTensor < 0 || !lastDimValues(g, uses, scaleTensor, n, scale)) continue;
+    // Column c of the product scales by scale[c]: weights [K, N] by column, [N, K] by row, and the bias.
+    const int64_t k = static_cast<int64_t>(w.size()) / n;
+    for (int64_t i = 0; i < static_cast<int64_t>(w.size()); ++i) {
+      w[static_cast<size_t>(i)] *= scale[static_cast<size_t>(transposed ? i / k : i % n)];
+    }
+    LayerInfo& wLayer = g.layers[static_cast<size_t>(uses.producer[static_cast<size_t>(wTensor)])];
+    wLayer.params.attrs.setWeights("weights", blobFrom(wLayer.params.attrs.getWeights("weights")->type, w));
+    if (biasTensor >= 0) {
+      for (int64_t c = 0; c < n; ++c) bias[static_cast<size_t>(c)] *= scale[static_cast<size_t>(c)];
+      LayerInfo& bLayer = g.layers[static_cast<size_t>(uses.producer[static_cast<size_t>(biasTensor)])];
+      bLayer.params.attrs.setWeights("weights", blobFrom(bLayer.params.attrs.getWeights("weights")->type, bias));
+    }
+    g.layers[last].outputs[0] = mul.outputs[0];
+    dead[static_cast<size_t>(r)] = true;
+    ++folded;
+  }
+  if (folded > 0) {
+    eraseLayers(g, dead);
+    eliminateDeadLayers(g);  // the scale constants
+  }
   return folded;
 }
 

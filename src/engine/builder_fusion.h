@@ -13,6 +13,12 @@ namespace kiln {
 // differs from the unfused one by rounding only. Returns how many multiply/add layers were folded.
 int32_t foldChannelAffineIntoConvolution(Graph& graph);
 
+// MatrixMultiply with constant weights [+ ElementWise kSUM of a constant bias along the last dim] followed by
+// ElementWise kPROD with a constant along the last dim (ConvNeXt's layer scale, any per-column scale): the
+// scale moves into the weights and the bias, and the multiply disappears. Any backend; differs from the
+// unfolded network by rounding only. Returns how many multiplies were folded.
+int32_t foldColumnScaleIntoGemm(Graph& graph);
+
 // CUDA epilogues (the CUDA kernels read these attributes; the CPU never sees them):
 //  - Convolution [+ ElementWise kSUM of a same-shape tensor produced earlier] [+ Activation kRELU]
 //    -> attrs fused_residual=1 (input 3 is the residual) and fused_activation.

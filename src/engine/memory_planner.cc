@@ -3,6 +3,31 @@
 #include <algorithm>
 
 namespace kiln {
+namespace {
+
+bool identityPermutation(const Attributes& attrs, const char* key) {
+  if (!attrs.has(key)) return true;
+  const std::vector<int64_t> perm = attrs.getInts(key);
+  for (size_t i = 0; i < perm.size(); ++i) {
+    if (perm[i] != static_cast<int64_t>(i)) return false;
+  }
+  return true;
+}
+
+// Layers whose output is their input's bytes unchanged (a reshape, an identity of one type): the output can
+// live in the input's memory, and the kernels skip the copy when the two addresses match.
+bool movesNoBytes(const Graph& graph, const LayerInfo& layer) {
+  if (layer.inputs.empty() || layer.inputs[0] < 0 || layer.outputs.size() != 1) return false;
+  const TensorInfo& in = graph.tensors[static_cast<size_t>(layer.inputs[0])];
+  const TensorInfo& out = graph.tensors[static_cast<size_t>(layer.outputs[0])];
+  if (in.type != out.type || in.isShapeTensor || out.isShapeTensor || layer.hostEvaluated) return false;
+  if (layer.params.type == LayerType::kIDENTITY) return layer.inputs.size() == 1;
+  return layer.params.type == LayerType::kSHUFFLE && (layer.inputs.size() < 2 || layer.inputs[1] < 0) &&
+         identityPermutation(layer.params.attrs, "first_transpose") &&
+         identityPermutation(layer.params.attrs, "second_transpose");
+}
+
+}  // namespace
 
 MemoryPlan planMemory(const Graph& graph, const std::vector<int64_t>& tensorBytes) {
   const size_t nbTensors = graph.tensors.size();
@@ -25,13 +50,27 @@ MemoryPlan planMemory(const Graph& graph, const std::vector<int64_t>& tensorByte
       if (t >= 0) last[static_cast<size_t>(t)] = static_cast<int64_t>(l);
     }
   }
+  // Aliases: the output of a layer that moves no bytes shares its input's block, which then lives as long
+  // as either. Layers are in topological order, so an alias's source is resolved before the alias.
+  std::vector<size_t> root(nbTensors);
+  for (size_t t = 0; t < nbTensors; ++t) root[t] = t;
+  for (const LayerInfo& layer : graph.layers) {
+    if (!movesNoBytes(graph, layer)) continue;
+    const auto in = static_cast<size_t>(layer.inputs[0]), out = static_cast<size_t>(layer.outputs[0]);
+    if (!eligible[in] || !eligible[out] || tensorBytes[in] < 0 || tensorBytes[in] != tensorBytes[out]) continue;
+    root[out] = root[in];
+  }
+  for (size_t t = 0; t < nbTensors; ++t) {
+    if (root[t] == t || first[t] < 0) continue;
+    last[root[t]] = std::max(last[root[t]], last[t]);
+  }
   struct Block {
     size_t tensor;
     int64_t bytes;
   };
   std::vector<Block> blocks;
   for (size_t t = 0; t < nbTensors; ++t) {
-    if (!eligible[t] || first[t] < 0 || tensorBytes[t] < 0) continue;
+    if (!eligible[t] || first[t] < 0 || tensorBytes[t] < 0 || root[t] != t) continue;
     blocks.push_back({t, (tensorBytes[t] + kTENSOR_ALIGNMENT - 1) / kTENSOR_ALIGNMENT * kTENSOR_ALIGNMENT});
   }
   // Largest first, each at the lowest offset free over its whole lifetime.
@@ -53,6 +92,11 @@ MemoryPlan planMemory(const Graph& graph, const std::vector<int64_t>& tensorByte
     plan.capacities[block.tensor] = block.bytes;
     plan.arenaBytes = std::max(plan.arenaBytes, offset + block.bytes);
     placed.push_back(block);
+  }
+  for (size_t t = 0; t < nbTensors; ++t) {
+    if (root[t] == t || plan.offsets[root[t]] < 0) continue;
+    plan.offsets[t] = plan.offsets[root[t]];
+    plan.capacities[t] = plan.capacities[root[t]];
   }
   return plan;
 }

@@ -1,5 +1,6 @@
 // Builder fusions: batch-norm folding into convolutions (every backend; results must match the unfused
-// network) and the CUDA epilogue fusions (checked on the graph the pass produces).
+// network), column-scale folding into GEMM weights, and the CUDA epilogue fusions (checked on the graph the
+// pass produces).
 #include <gtest/gtest.h>
 
 #include "engine/builder_fusion.h"
@@ -146,6 +147,11 @@ TEST(Fusion, MatrixMultiplyTakesBiasAndGelu) {
 }
 
 // relu(a @ w + bias + r): on CUDA one matmul with the bias, the residual (cuBLASLt's C) and the ReLU fused.
+bool isProduct(const LayerInfo& l) {
+  return l.params.type == LayerType::kELEMENTWISE &&
+         l.params.attrs.getInt("operation", -1) == static_cast<int64_t>(ElementWiseOperation::kPROD);
+}
+
 NetworkFn matmulBiasResidualRelu(const std::vector<float>& w, const std::vector<float>& b) {
   return [&w, &b](NetworkDefinition& net, const std::vector<ITensor*>& in) {
     ITensor* weight = net.addConstant(Dims{16, 32}, Weights{DataType::kFLOAT, w.data(), 512})->getOutput(0);
@@ -193,6 +199,58 @@ TEST(Fusion, MatrixMultiplyResidualGivesTheUnfusedValues) {
       double acc = b[static_cast<size_t>(j)] + rv[static_cast<size_t>(i * 32 + j)];
       for (int k = 0; k < 16; ++k) acc += av[static_cast<size_t>(i * 16 + k)] * w[static_cast<size_t>(k * 32 + j)];
       EXPECT_NEAR(got[static_cast<size_t>(i * 32 + j)], acc > 0 ? acc : 0.0, 1e-4) << i << "," << j;
+    }
+  }
+}
+
+// ConvNeXt's block tail: linear (x W^T + b), then a per-column layer scale, then the residual add.
+NetworkFn linearScaleResidual(const std::vector<float>& w, const std::vector<float>& b, const std::vector<float>& g) {
+  return [&w, &b, &g](NetworkDefinition& net, const std::vector<ITensor*>& in) {
+    ITensor* weight = net.addConstant(Dims{32, 16}, Weights{DataType::kFLOAT, w.data(), 512})->getOutput(0);
+    ITensor* bias = net.addConstant(Dims{32}, Weights{DataType::kFLOAT, b.data(), 32})->getOutput(0);
+    ITensor* gamma = net.addConstant(Dims{1, 32}, Weights{DataType::kFLOAT, g.data(), 32})->getOutput(0);
+    ITensor* mm =
+        net.addMatrixMultiply(*in[0], MatrixOperation::kNONE, *weight, MatrixOperation::kTRANSPOSE)->getOutput(0);
+    ITensor* biased = net.addElementWise(*mm, *bias, ElementWiseOperation::kSUM)->getOutput(0);
+    ITensor* scaled = net.addElementWise(*gamma, *biased, ElementWiseOperation::kPROD)->getOutput(0);
+    net.markOutput(*net.addElementWise(*in[1], *scaled, ElementWiseOperation::kSUM)->getOutput(0));
+  };
+}
+
+TEST(Fusion, ColumnScaleFoldsIntoGemmWeightsAndBias) {
+  const HostTensor a = randomTensor(DataType::kFLOAT, Dims{8, 16}, 31);
+  const HostTensor r = randomTensor(DataType::kFLOAT, Dims{8, 32}, 32);
+  const HostTensor wt = randomTensor(DataType::kFLOAT, Dims{32, 16}, 33);
+  const HostTensor bt = randomTensor(DataType::kFLOAT, Dims{32}, 34);
+  const HostTensor gt = randomTensor(DataType::kFLOAT, Dims{32}, 35, 0.5, 2.0);
+  const auto vec = [](const HostTensor& t) {
+    return std::vector<float>(static_cast<const float*>(t.data()), static_cast<const float*>(t.data()) + t.count());
+  };
+  const std::vector<float> w = vec(wt), b = vec(bt), gamma = vec(gt);
+  {
+    Builder builder;
+    auto net = builder.createNetworkV2(kSTRONG);
+    ITensor* x = net->addInput("a", DataType::kFLOAT, Dims{8, 16});
+    ITensor* res = net->addInput("r", DataType::kFLOAT, Dims{8, 32});
+    linearScaleResidual(w, b, gamma)(*net, {x, res});
+    StatusOr<Graph> g = graphOf(*net);
+    ASSERT_TRUE(g.isOk()) << g.status().toString();
+    EXPECT_EQ(foldColumnScaleIntoGemm(g.value()), 1);
+    int32_t products = 0;
+    for (const LayerInfo& l : g.value().layers) products += isProduct(l) ? 1 : 0;
+    EXPECT_EQ(products, 0);
+    // Then the whole tail is one GEMM on CUDA.
+    EXPECT_EQ(fuseEpilogues(g.value()), 2);
+  }
+  const HostTensor out = runSingleOutput(linearScaleResidual(w, b, gamma), {{"a", a}, {"r", r}});
+  const std::vector<double> av = toDoubles(a), rv = toDoubles(r), got = toDoubles(out);
+  ASSERT_EQ(got.size(), 256u);
+  for (int i = 0; i < 8; ++i) {
+    for (int j = 0; j < 32; ++j) {
+      double acc = b[static_cast<size_t>(j)];
+      for (int k = 0; k < 16; ++k) acc += av[static_cast<size_t>(i * 16 + k)] * w[static_cast<size_t>(j * 16 + k)];
+      const double expected = rv[static_cast<size_t>(i * 32 + j)] + gamma[static_cast<size_t>(j)] * acc;
+      EXPECT_NEAR(got[static_cast<size_t>(i * 32 + j)], expected, 1e-4) << i << "," << j;
     }
   }
 }

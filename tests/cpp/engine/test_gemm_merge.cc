@@ -1,0 +1,120 @@
+// Sibling GEMM merging: which projections merge (checked on the graph the pass produces) and that the merged
+// network computes what the separate GEMMs computed (every backend).
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "engine/builder_fusion.h"
+#include "engine/builder_gemm_merge.h"
+#include "engine/network_impl.h"
+#include "test_helpers.h"
+
+namespace kiln {
+namespace testing {
+namespace {
+
+constexpr uint32_t kSTRONG = 1u << static_cast<uint32_t>(NetworkDefinitionCreationFlag::kSTRONGLY_TYPED);
+constexpr int64_t kK = 16;
+
+ITensor* constant(NetworkDefinition& net, const Dims& dims, uint64_t seed) {
+  const HostTensor t = randomTensor(DataType::kFLOAT, dims, seed);
+  Weights w{DataType::kFLOAT, t.data(), volume(dims)};
+  return net.addConstant(dims, w)->getOutput(0);
+}
+
+// x W^T + b, like a linear converter emits it.
+ITensor* linear(NetworkDefinition& net, ITensor& x, int64_t n, uint64_t seed, bool bias = true) {
+  ITensor* w = constant(net, Dims{n, kK}, seed);
+  ITensor* y =
+      net.addMatrixMultiply(x, MatrixOperation::kNONE, *w, MatrixOperation::kTRANSPOSE)->getOutput(0);
+  if (!bias) return y;
+  ITensor* b = constant(net, Dims{1, 1, n}, seed + 100);
+  return net.addElementWise(*y, *b, ElementWiseOperation::kSUM)->getOutput(0);
+}
+
+// Query, key and value projections of one activation (different widths for the value), and a fourth linear
+// of another activation that must stay alone.
+void projections(NetworkDefinition& net, const std::vector<ITensor*>& in) {
+  net.markOutput(*linear(net, *in[0], 8, 1));
+  net.markOutput(*linear(net, *in[0], 8, 2));
+  net.markOutput(*linear(net, *in[0], 12, 3));
+  net.markOutput(*linear(net, *in[1], 8, 4));
+}
+
+int32_t countType(const Graph& g, LayerType type) {
+  int32_t n = 0;
+  for (const LayerInfo& l : g.layers) n += l.params.type == type ? 1 : 0;
+  return n;
+}
+
+Graph graphOf(const NetworkFn& define) {
+  Builder builder;
+  auto net = builder.createNetworkV2(kSTRONG);
+  std::vector<ITensor*> in{net->addInput("x", DataType::kFLOAT, Dims{2, 3, kK}),
+                           net->addInput("y", DataType::kFLOAT, Dims{2, 3, kK})};
+  define(*net, in);
+  StatusOr<Graph> g = net->impl().toGraph();
+  EXPECT_TRUE(g.isOk()) << g.status().toString();
+  return std::move(g).value();
+}
+
+TEST(GemmMerge, ProjectionsOfOneActivationShareOneGemm) {
+  Graph g = graphOf(projections);
+  fuseEpilogues(g);  // biases become part of the GEMMs, as on CUDA
+  EXPECT_EQ(countType(g, LayerType::kMATRIX_MULTIPLY), 4);
+  EXPECT_EQ(mergeSiblingGemms(g), 2);
+  EXPECT_EQ(countType(g, LayerType::kMATRIX_MULTIPLY), 2);
+  EXPECT_EQ(countType(g, LayerType::kSLICE), 3);
+  for (const LayerInfo& l : g.layers) {
+    if (l.params.type != LayerType::kMATRIX_MULTIPLY || l.inputs[0] != g.inputs[0]) continue;
+    EXPECT_EQ(g.tensors[static_cast<size_t>(l.outputs[0])].dims, (Dims{2, 3, 28}));
+    EXPECT_EQ(g.tensors[static_cast<size_t>(l.inputs[1])].dims, (Dims{28, kK}));
+    EXPECT_EQ(l.params.attrs.getInt("fused_bias", 0), 1);
+  }
+}
+
+TEST(GemmMerge, DifferentEpiloguesStayApart) {
+  NetworkFn define = [](NetworkDefinition& net, const std::vector<ITensor*>& in) {
+    net.markOutput(*linear(net, *in[0], 8, 1));
+    net.markOutput(*net.addActivation(*linear(net, *in[0], 8, 2), ActivationType::kRELU)->getOutput(0));
+    net.markOutput(*linear(net, *in[1], 8, 3, /*bias=*/false));
+  };
+  Graph g = graphOf(define);
+  fuseEpilogues(g);
+  EXPECT_EQ(mergeSiblingGemms(g), 0);
+}
+
+TEST(GemmMerge, MergedNetworkComputesTheSameValues) {
+  const HostTensor x = randomTensor(DataType::kFLOAT, Dims{2, 3, kK}, 11);
+  const HostTensor y = randomTensor(DataType::kFLOAT, Dims{2, 3, kK}, 12);
+  RunResult run = buildAndRun(projections, {{"x", x}, {"y", y}});
+  ASSERT_TRUE(run.status.isOk()) << run.status.toString();
+  // Reference: each projection computed on the host from the same seeded weights.
+  const std::vector<double> xs = toDoubles(x), ys = toDoubles(y);
+  const struct {
+    int64_t n;
+    uint64_t seed;
+    const std::vector<double>* in;
+  } expected[] = {{8, 1, &xs}, {8, 2, &xs}, {12, 3, &xs}, {8, 4, &ys}};
+  ASSERT_EQ(run.ordered.size(), 4u);
+  for (size_t o = 0; o < 4; ++o) {
+    const auto& e = expected[o];
+    const std::vector<double> w = toDoubles(randomTensor(DataType::kFLOAT, Dims{e.n, kK}, e.seed));
+    const std::vector<double> b = toDoubles(randomTensor(DataType::kFLOAT, Dims{1, 1, e.n}, e.seed + 100));
+    const std::vector<double> got = toDoubles(run.ordered[o]);
+    ASSERT_EQ(got.size(), static_cast<size_t>(6 * e.n));
+    for (int64_t r = 0; r < 6; ++r) {
+      for (int64_t c = 0; c < e.n; ++c) {
+        double sum = b[static_cast<size_t>(c)];
+        for (int64_t k = 0; k < kK; ++k) {
+          sum += (*e.in)[static_cast<size_t>(r * kK + k)] * w[static_cast<size_t>(c * kK + k)];
+        }
+        EXPECT_NEAR(got[static_cast<size_t>(r * e.n + c)], sum, 1e-4) << "output " << o << " row " << r << " col " << c;
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace testing
+}  // namespace kiln
