@@ -5,6 +5,7 @@
 #include <random>
 
 #include "engine/backend.h"
+#include "engine/builder_attention_views.h"
 #include "engine/builder_fusion.h"
 #include "engine/builder_gemm_merge.h"
 #include "engine/builder_layout.h"
@@ -259,11 +260,17 @@ StatusOr<std::unique_ptr<HostMemory>> Builder::buildSerializedNetwork(NetworkDef
   removeRedundantCasts(graph);
   report_.layersFused = foldChannelAffineIntoConvolution(graph);
   chooseLayoutForBackend(graph, *backend, report_);
+  if (sinkReshapes(graph) > 0) {
+    // Sinking reshapes a constant operand now and then (a scalar of higher rank): make those constants again.
+    KILN_ASSIGN_OR_RETURN(const int32_t refolded, foldConstants(graph, kFOLD_MAX_ELEMENTS));
+    report_.constantsFolded += refolded;
+  }
   report_.layersFused += mergeShuffles(graph);
   // After the layout pass, which turns ConvNeXt's permutes between its linears and layer scales into nothing.
   report_.layersFused += foldColumnScaleIntoGemm(graph);
   if (backend->kind() == BackendKind::kCUDA) report_.layersFused += fuseEpilogues(graph);
   report_.layersFused += mergeSiblingGemms(graph);
+  if (attentionViewsEnabled()) report_.layersFused += absorbAttentionViews(graph);
   if (pointwiseFusionEnabled(backend->kind())) report_.layersFused += fusePointwiseChains(graph);
   if (config.getFlag(BuilderFlag::kTF32)) {
     // Kernels read this per layer: the timing cache and the plan then tell TF32 and exact float32 apart.

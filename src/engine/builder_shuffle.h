@@ -18,4 +18,11 @@ namespace kiln {
 // same static dims), unless the output leaves the graph. Returns how many shuffle layers were removed.
 int32_t mergeShuffles(Graph& graph);
 
+// Moves reshape-only shuffles (static dims) below the elementwise, activation, unary and cast layer that
+// alone reads them, reshaping that layer's other operand alike (or leaving a per-last-dim/scalar operand
+// that broadcasts the same either way). A GEMM's bias, residual add and activation then follow it directly
+// (HF's Conv1D views its output between them), and a reshape that meets its inverse cancels in
+// mergeShuffles. Returns how many moves it made.
+int32_t sinkReshapes(Graph& graph);
+
 }  // namespace kiln

@@ -4,9 +4,11 @@
 // share their heads and sequence length; Hq is a multiple of Hk (grouped-query attention: query head h reads
 // key/value head h / (Hq / Hk), like PyTorch's enable_gqa repeat_interleave). Input 3, the optional mask, is
 // bool (true = attend) or float (added to the scores) and broadcasts to [batch..., Hq, Sq, Sk].
+// The builder may give Q, K, V and the output strided views (attention_view.h).
 #include <cmath>
 
 #include "engine/layer_kinds.h"
+#include "engine/layers/attention_view.h"
 #include "engine/layers/shape_utils.h"
 #include "engine/network_impl.h"
 
@@ -45,9 +47,16 @@ Status checkMask(const ShapeInput& mask, const Dims& scores) {
 
 Status inferAttentionShapes(const LayerParams& layer, const std::vector<ShapeInput>& inputs,
                             std::vector<ShapeOutput>& outputs) {
-  const ShapeInput& q = inputs[0];
-  const ShapeInput& k = inputs[1];
-  const ShapeInput& v = inputs[2];
+  // Q, K and V as the layer computes with them: through their views when the builder gave them some.
+  ShapeInput logical[3];
+  for (int32_t i = 0; i < 3; ++i) {
+    logical[i] = inputs[static_cast<size_t>(i)];
+    KILN_ASSIGN_OR_RETURN(const AttentionOperand view, attentionInputOperand(layer.attrs, i, logical[i].dims));
+    logical[i].dims = view.dims;
+  }
+  const ShapeInput& q = logical[0];
+  const ShapeInput& k = logical[1];
+  const ShapeInput& v = logical[2];
   if (!isFloatType(q.type) || k.type != q.type || v.type != q.type) {
     return invalidArgument(std::string("query, key and value must share one float type, got ") + dataTypeName(q.type) +
                            ", " + dataTypeName(k.type) + ", " + dataTypeName(v.type));
@@ -94,6 +103,11 @@ Status inferAttentionShapes(const LayerParams& layer, const std::vector<ShapeInp
     KILN_RETURN_IF_ERROR(checkMask(inputs[3], scores));
   }
   KILN_RETURN_IF_ERROR(checkedVolume(out).status());
+  if (hasAttentionOutputView(layer.attrs)) {
+    // Written through a view: the output tensor has the view's physical dims.
+    KILN_RETURN_IF_ERROR(attentionOutputOperand(layer.attrs, out).status());
+    out = layer.attrs.getDims(kAttentionOutputDimsKey);
+  }
   outputs[0] = {out, q.type};
   return Status::ok();
 }

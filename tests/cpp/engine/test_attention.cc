@@ -191,6 +191,11 @@ const AttentionCase kCases[] = {
     // Wide heads: 64 keys a tile, so the online softmax rescales across several key blocks.
     {"ManyKeyBlocks", {1, 2, 70, 64}, {1, 2, 200, 64}, {1, 2, 200, 48}, MaskKind::kADDITIVE, {70, 200}},
     {"ManyKeyBlocksCausal", {1, 2, 200, 64}, {1, 2, 200, 64}, {1, 2, 200, 64}, MaskKind::kBOOL, {1, 200}, true},
+    // BERT's padding mask (one row for every query), a GPT-2 style full bool mask with causal, and head and
+    // key counts that fit no tile.
+    {"RowMask", {1, 2, 128, 64}, {1, 2, 128, 64}, {1, 2, 128, 64}, MaskKind::kADDITIVE, {1, 1, 1, 128}},
+    {"FullBoolMaskCausal", {2, 2, 130, 64}, {2, 2, 130, 64}, {2, 2, 130, 64}, MaskKind::kBOOL, {1, 1, 130, 130}, true},
+    {"OddHeadAndKeys", {1, 2, 67, 20}, {1, 2, 65, 20}, {1, 2, 65, 20}},
 };
 
 INSTANTIATE_TEST_SUITE_P(AllCases, AttentionTest,

@@ -21,6 +21,7 @@
 
 #include "engine/backends/cpu/cpu_kernels.h"
 #include "engine/backends/cpu/cpu_util.h"
+#include "engine/layers/attention_view.h"
 
 namespace kiln {
 namespace {
@@ -40,23 +41,45 @@ struct AttentionShape {
   int64_t blocks = 0;  // query blocks per (batch, head)
   int64_t tasks = 0;
   int64_t slots = 1;  // threads, each with a scratch tile
+  // Q, K, V and the output as the layer computes with them (strided views of the tensors).
+  AttentionOperand operands[3];
+  AttentionOperand out;
+  Dims outDims;  // logical [batch..., Hq, Sq, Ev]
 };
 
-AttentionShape shapeOf(const KernelIO& io) {
+StatusOr<AttentionShape> shapeOf(const LayerParams& layer, const KernelIO& io) {
   AttentionShape s;
-  const Dims& q = io.inputs[0].dims;
+  for (int32_t i = 0; i < 3; ++i) {
+    KILN_ASSIGN_OR_RETURN(s.operands[i],
+                          attentionInputOperand(layer.attrs, i, io.inputs[static_cast<size_t>(i)].dims));
+  }
+  const Dims& q = s.operands[0].dims;
+  const Dims& k = s.operands[1].dims;
+  const Dims& v = s.operands[2].dims;
   s.rank = q.nbDims;
+  if (s.rank < 3 || k.nbDims != s.rank || v.nbDims != s.rank) {
+    return invalidArgument("attention layer '" + layer.name + "': query, key and value ranks differ");
+  }
   s.batch.nbDims = s.rank - 3;
   for (int32_t i = 0; i < s.rank - 3; ++i) {
-    s.batch.d[i] = io.outputs[0].dims.d[i];
+    s.batch.d[i] = std::max({q.d[i], k.d[i], v.d[i]});  // shape inference checked that they broadcast
     s.batchCount *= s.batch.d[i];
   }
   s.hq = q.d[s.rank - 3];
   s.sq = q.d[s.rank - 2];
   s.e = q.d[s.rank - 1];
-  s.hk = io.inputs[1].dims.d[s.rank - 3];
-  s.sk = io.inputs[1].dims.d[s.rank - 2];
-  s.ev = io.inputs[2].dims.d[s.rank - 1];
+  s.hk = k.d[s.rank - 3];
+  s.sk = k.d[s.rank - 2];
+  s.ev = v.d[s.rank - 1];
+  s.outDims = s.batch;
+  s.outDims.nbDims = s.rank;
+  s.outDims.d[s.rank - 3] = s.hq;
+  s.outDims.d[s.rank - 2] = s.sq;
+  s.outDims.d[s.rank - 1] = s.ev;
+  KILN_ASSIGN_OR_RETURN(s.out, attentionOutputOperand(layer.attrs, s.outDims));
+  if (volume(s.outDims) != io.outputs[0].count()) {
+    return internalError("attention layer '" + layer.name + "': the output tensor does not hold the output");
+  }
   // Tiles: 64 queries by as many keys as keep both sgemms single-threaded (at least 16, at most 512).
   const int64_t width = std::max<int64_t>({s.e, s.ev, 1});
   s.keyBlock = std::min(std::clamp<int64_t>(kSINGLE_THREADED_GEMM / (64 * width), 16, 512), std::max<int64_t>(s.sk, 1));
@@ -76,17 +99,20 @@ AttentionShape shapeOf(const KernelIO& io) {
 // Scratch of one thread: the score tile and each query row's running max and sum.
 int64_t scratchFloats(const AttentionShape& s) { return s.queryBlock * s.keyBlock + 2 * s.queryBlock; }
 
-int64_t attentionWorkspace(const LayerParams&, const KernelIO& io) {
-  if (io.inputs.size() < 3 || io.inputs[0].dims.nbDims < 3 || io.outputs.empty()) return 0;
-  const AttentionShape s = shapeOf(io);
-  return s.slots * scratchFloats(s) * static_cast<int64_t>(sizeof(float));
+int64_t attentionWorkspace(const LayerParams& layer, const KernelIO& io) {
+  if (io.inputs.size() < 3 || io.outputs.empty()) return 0;
+  const StatusOr<AttentionShape> s = shapeOf(layer, io);
+  if (!s.isOk()) return 0;  // the run reports the error
+  return s.value().slots * scratchFloats(s.value()) * static_cast<int64_t>(sizeof(float));
 }
 
-// Strides of `in` (whose leading dims broadcast to `batch`) for walking [batch..., heads, rows, cols].
-std::vector<int64_t> stridesFor(const Dims& in, const Dims& batch) {
-  Dims full = in;
-  for (int32_t i = 0; i < batch.nbDims; ++i) full.d[i] = batch.d[i];
-  return cpu::broadcastStrides(in, full);
+// Strides of an operand for walking [batch..., heads, rows, cols]: 0 on the batch dims it broadcasts over.
+std::vector<int64_t> stridesFor(const AttentionOperand& operand, const Dims& batch) {
+  std::vector<int64_t> strides(operand.strides, operand.strides + operand.dims.nbDims);
+  for (int32_t i = 0; i < batch.nbDims; ++i) {
+    if (operand.dims.d[i] == 1) strides[static_cast<size_t>(i)] = 0;
+  }
+  return strides;
 }
 
 struct AttentionArgs {
@@ -97,7 +123,8 @@ struct AttentionArgs {
   const float* k = nullptr;
   const float* v = nullptr;
   float* out = nullptr;
-  std::vector<int64_t> qStrides, kStrides, vStrides;
+  std::vector<int64_t> qStrides, kStrides, vStrides, outStrides;
+  int64_t qRow = 0, kRow = 0, vRow = 0, outRow = 0;  // row strides (leading dimensions of the sgemms)
   // The mask: additive floats or bool keep flags, read at broadcast strides over [batch..., Hq, Sq, Sk].
   const float* additive = nullptr;
   const uint8_t* keep = nullptr;
@@ -114,14 +141,14 @@ void attendBlock(const AttentionArgs& a, int64_t task, float* scratch) {
   const int64_t i0 = block * s.queryBlock;
   const int64_t rows = std::min(s.queryBlock, s.sq - i0);
   const int64_t kvHead = head / (s.hq / s.hk);  // grouped-query attention: consecutive query heads share one
-  const float* q = a.q + cpu::offsetOf(b, s.batch, a.qStrides) + head * a.qStrides[s.rank - 3] + i0 * s.e;
+  const float* q = a.q + cpu::offsetOf(b, s.batch, a.qStrides) + head * a.qStrides[s.rank - 3] + i0 * a.qRow;
   const float* kHead = a.k + cpu::offsetOf(b, s.batch, a.kStrides) + kvHead * a.kStrides[s.rank - 3];
   const float* vHead = a.v + cpu::offsetOf(b, s.batch, a.vStrides) + kvHead * a.vStrides[s.rank - 3];
-  float* out = a.out + ((b * s.hq + head) * s.sq + i0) * s.ev;
+  float* out = a.out + cpu::offsetOf(b, s.batch, a.outStrides) + head * a.outStrides[s.rank - 3] + i0 * a.outRow;
   float* tile = scratch;
   float* rowMax = scratch + s.queryBlock * s.keyBlock;
   float* rowSum = rowMax + s.queryBlock;
-  std::fill(out, out + rows * s.ev, 0.f);
+  for (int64_t r = 0; r < rows; ++r) std::fill(out + r * a.outRow, out + r * a.outRow + s.ev, 0.f);
   std::fill(rowMax, rowMax + rows, kNEG_INF);
   std::fill(rowSum, rowSum + rows, 0.f);
   const bool hasMask = a.keep != nullptr || a.additive != nullptr;
@@ -132,7 +159,8 @@ void attendBlock(const AttentionArgs& a, int64_t task, float* scratch) {
     const int64_t cols = std::min(s.keyBlock, keys - j0);
     if (s.e > 0) {
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(rows), static_cast<int>(cols),
-                  static_cast<int>(s.e), a.scale, q, static_cast<int>(s.e), kHead + j0 * s.e, static_cast<int>(s.e),
+                  static_cast<int>(s.e), a.scale, q, static_cast<int>(a.qRow), kHead + j0 * a.kRow,
+                  static_cast<int>(a.kRow),
                   0.f, tile, static_cast<int>(cols));
     } else {
       std::fill(tile, tile + rows * cols, 0.f);
@@ -171,18 +199,18 @@ void attendBlock(const AttentionArgs& a, int64_t task, float* scratch) {
       std::fill(row + valid, row + cols, 0.f);
       const float alpha = std::exp(oldMax - newMax);  // 0 on the row's first attended block
       if (!(alpha == 1.f)) {
-        float* o = out + r * s.ev;
+        float* o = out + r * a.outRow;
         for (int64_t x = 0; x < s.ev; ++x) o[x] *= alpha;
       }
       rowSum[r] = rowSum[r] * alpha + sum;
       rowMax[r] = newMax;
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(rows), static_cast<int>(s.ev),
-                static_cast<int>(cols), 1.f, tile, static_cast<int>(cols), vHead + j0 * s.ev, static_cast<int>(s.ev),
-                1.f, out, static_cast<int>(s.ev));
+                static_cast<int>(cols), 1.f, tile, static_cast<int>(cols), vHead + j0 * a.vRow, static_cast<int>(a.vRow),
+                1.f, out, static_cast<int>(a.outRow));
   }
   for (int64_t r = 0; r < rows; ++r) {
-    float* o = out + r * s.ev;
+    float* o = out + r * a.outRow;
     if (rowSum[r] == 0.f) {  // fully masked (or no keys at all)
       std::fill(o, o + s.ev, 0.f);
       continue;
@@ -196,13 +224,26 @@ Status runAttention(const LayerParams& layer, KernelIO& io) {
   TensorView& outView = io.outputs[0];
   if (outView.count() == 0) return Status::ok();
   AttentionArgs a;
-  a.s = shapeOf(io);
+  KILN_ASSIGN_OR_RETURN(a.s, shapeOf(layer, io));
   const AttentionShape& s = a.s;
   if (s.hk <= 0 || s.hq % s.hk != 0) {
     return internalError("attention layer '" + layer.name + "': query heads are not a multiple of key heads");
   }
   constexpr int64_t kBLAS_MAX = std::numeric_limits<int>::max();
-  if (s.sk > kBLAS_MAX || s.e > kBLAS_MAX || s.ev > kBLAS_MAX) {
+  // Row strides are sgemm's leading dimensions, which must cover a row; a single row may have any stride.
+  const auto rowStride = [&](const AttentionOperand& o, int64_t width) -> int64_t {
+    const int64_t stride = o.strides[s.rank - 2];
+    return o.dims.d[s.rank - 2] <= 1 ? std::max<int64_t>(width, 1) : stride;
+  };
+  a.qRow = rowStride(s.operands[0], s.e);
+  a.kRow = rowStride(s.operands[1], s.e);
+  a.vRow = rowStride(s.operands[2], s.ev);
+  a.outRow = rowStride(s.out, s.ev);
+  if (a.qRow < s.e || a.kRow < s.e || a.vRow < s.ev || a.outRow < s.ev) {
+    return unimplemented("attention layer '" + layer.name + "': operand rows overlap in their views");
+  }
+  if (s.sk > kBLAS_MAX || s.e > kBLAS_MAX || s.ev > kBLAS_MAX || a.qRow > kBLAS_MAX || a.kRow > kBLAS_MAX ||
+      a.vRow > kBLAS_MAX || a.outRow > kBLAS_MAX) {
     return unimplemented("attention layer '" + layer.name + "': sequence or embedding size exceeds the BLAS int range");
   }
   a.causal = layer.attrs.getInt("causal") != 0;
@@ -214,17 +255,18 @@ Status runAttention(const LayerParams& layer, KernelIO& io) {
   cpu::FloatInput k(io.inputs[1]);
   cpu::FloatInput v(io.inputs[2]);
   cpu::FloatOutput out(outView);
-  a.q = q.data();
-  a.k = k.data();
-  a.v = v.data();
+  a.q = q.data() + s.operands[0].offset;
+  a.k = k.data() + s.operands[1].offset;
+  a.v = v.data() + s.operands[2].offset;
   a.out = out.data();
-  a.qStrides = stridesFor(io.inputs[0].dims, s.batch);
-  a.kStrides = stridesFor(io.inputs[1].dims, s.batch);
-  a.vStrides = stridesFor(io.inputs[2].dims, s.batch);
+  a.qStrides = stridesFor(s.operands[0], s.batch);
+  a.kStrides = stridesFor(s.operands[1], s.batch);
+  a.vStrides = stridesFor(s.operands[2], s.batch);
+  a.outStrides = stridesFor(s.out, s.batch);
   std::unique_ptr<cpu::FloatInput> maskFloat;
   if (io.inputs.size() > 3 && io.inputs[3].data != nullptr) {
     const TensorView& m = io.inputs[3];
-    a.scores = outView.dims;
+    a.scores = s.outDims;
     a.scores.d[s.rank - 1] = s.sk;
     a.maskStrides = cpu::broadcastStrides(m.dims, a.scores);
     if (m.type == DataType::kBOOL) {

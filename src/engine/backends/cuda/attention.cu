@@ -7,13 +7,15 @@
 //  - E and Ev up to 256: a SIMT kernel with K/V tiles in shared memory, templated on the padded head size;
 //  - larger heads: one block per query row with float accumulators in the workspace.
 // Semantics follow the CPU kernel: causal keeps keys j <= i (top-left aligned), mask and causal combine, a row
-// with every key masked gives zeros, a NaN score gives a NaN row.
+// with every key masked gives zeros, a NaN score gives a NaN row. Q, K, V and the output may be strided views
+// of their tensors (attention_view.h): every kernel walks rows through the operands' row strides.
 #include <algorithm>
 #include <cmath>
 #include <mutex>
 #include <string>
 
 #include "engine/backends/cuda/attention.cuh"
+#include "engine/layers/attention_view.h"
 
 namespace kiln {
 namespace cuda {
@@ -49,13 +51,14 @@ __global__ void __launch_bounds__(kWARPS * 32) tiledAttentionKernel(AttentionArg
   const T* q = static_cast<const T*>(a.q) + a.batchOffset(b, a.qStrides) + head * a.qStrides.d[r - 3];
   const T* k = static_cast<const T*>(a.k) + a.batchOffset(b, a.kStrides) + kvHead * a.kStrides.d[r - 3];
   const T* v = static_cast<const T*>(a.v) + a.batchOffset(b, a.vStrides) + kvHead * a.vStrides.d[r - 3];
+  const int64_t qRow = a.qStrides.d[r - 2], kRow = a.kStrides.d[r - 2], vRow = a.vStrides.d[r - 2];
   const int64_t i0 = qb * kBLOCK_Q;
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
 
   for (int idx = tid; idx < kBLOCK_Q * D; idx += blockDim.x) {
     const int row = idx / D, x = idx % D;
     const int64_t i = i0 + row;
-    qs[idx] = i < a.sq && x < a.e ? toFloat(q[i * a.e + x]) : 0.f;
+    qs[idx] = i < a.sq && x < a.e ? toFloat(q[i * qRow + x]) : 0.f;
   }
 
   float rowMax[kROWS_PER_WARP], rowSum[kROWS_PER_WARP], acc[kROWS_PER_WARP][kCOLS];
@@ -77,12 +80,12 @@ __global__ void __launch_bounds__(kWARPS * 32) tiledAttentionKernel(AttentionArg
     for (int idx = tid; idx < kBLOCK_K * a.e; idx += blockDim.x) {
       const int row = static_cast<int>(idx / a.e), x = static_cast<int>(idx % a.e);
       const int64_t j = j0 + row;
-      ks[row * (D + 1) + x] = j < a.sk ? toFloat(k[j * a.e + x]) : 0.f;
+      ks[row * (D + 1) + x] = j < a.sk ? toFloat(k[j * kRow + x]) : 0.f;
     }
     for (int idx = tid; idx < kBLOCK_K * a.ev; idx += blockDim.x) {
       const int row = static_cast<int>(idx / a.ev), x = static_cast<int>(idx % a.ev);
       const int64_t j = j0 + row;
-      vs[row * D + x] = j < a.sk ? toFloat(v[j * a.ev + x]) : 0.f;
+      vs[row * D + x] = j < a.sk ? toFloat(v[j * vRow + x]) : 0.f;
     }
     __syncthreads();
 
@@ -130,7 +133,8 @@ __global__ void __launch_bounds__(kWARPS * 32) tiledAttentionKernel(AttentionArg
     }
   }
 
-  T* out = static_cast<T*>(a.out) + ((b * a.hq + head) * a.sq) * a.ev;
+  T* out = static_cast<T*>(a.out) + a.batchOffset(b, a.oStrides) + head * a.oStrides.d[r - 3];
+  const int64_t oRow = a.oStrides.d[r - 2];
 #pragma unroll
   for (int rr = 0; rr < kROWS_PER_WARP; ++rr) {
     const int64_t i = i0 + warp * kROWS_PER_WARP + rr;
@@ -140,7 +144,7 @@ __global__ void __launch_bounds__(kWARPS * 32) tiledAttentionKernel(AttentionArg
 #pragma unroll
     for (int c = 0; c < kCOLS; ++c) {
       const int x = c * 32 + lane;
-      if (x < a.ev) out[i * a.ev + x] = fromFloat<T>(rowSum[rr] == 0.f ? 0.f : acc[rr][c] * inv);
+      if (x < a.ev) out[i * oRow + x] = fromFloat<T>(rowSum[rr] == 0.f ? 0.f : acc[rr][c] * inv);
     }
   }
 }
@@ -177,10 +181,12 @@ __global__ void __launch_bounds__(kGENERIC_THREADS) genericAttentionKernel(Atten
   const int64_t b = row / (a.sq * a.hq);
   const int64_t kvHead = head / a.group;
   const int32_t r = a.rank;
-  const T* q = static_cast<const T*>(a.q) + a.batchOffset(b, a.qStrides) + head * a.qStrides.d[r - 3] + i * a.e;
+  const T* q = static_cast<const T*>(a.q) + a.batchOffset(b, a.qStrides) + head * a.qStrides.d[r - 3] +
+               i * a.qStrides.d[r - 2];
   const T* k = static_cast<const T*>(a.k) + a.batchOffset(b, a.kStrides) + kvHead * a.kStrides.d[r - 3];
   const T* v = static_cast<const T*>(a.v) + a.batchOffset(b, a.vStrides) + kvHead * a.vStrides.d[r - 3];
-  float* acc = a.workspace + row * a.ev;
+  const int64_t kRow = a.kStrides.d[r - 2], vRow = a.vStrides.d[r - 2];
+  float* acc = a.workspace + row * a.ev;  // scratch: contiguous whatever the output's layout
   const int tid = threadIdx.x;
   for (int64_t x = tid; x < a.ev; x += kGENERIC_THREADS) acc[x] = 0.f;
   const int64_t maskRow =
@@ -192,7 +198,7 @@ __global__ void __launch_bounds__(kGENERIC_THREADS) genericAttentionKernel(Atten
     const int64_t j = j0 + tid;
     float s = kATTN_NEG_INF;
     if (j < keys) {
-      const T* krow = k + j * a.e;
+      const T* krow = k + j * kRow;
       float dot = 0.f;
       for (int64_t x = 0; x < a.e; ++x) dot += toFloat(q[x]) * toFloat(krow[x]);
       s = dot * a.scale;
@@ -210,12 +216,13 @@ __global__ void __launch_bounds__(kGENERIC_THREADS) genericAttentionKernel(Atten
     const int valid = static_cast<int>(std::min<int64_t>(kGENERIC_THREADS, keys - j0));
     for (int64_t x = tid; x < a.ev; x += kGENERIC_THREADS) {
       float sum = acc[x] * alpha;
-      for (int jj = 0; jj < valid; ++jj) sum += probs[jj] * toFloat(v[(j0 + jj) * a.ev + x]);
+      for (int jj = 0; jj < valid; ++jj) sum += probs[jj] * toFloat(v[(j0 + jj) * vRow + x]);
       acc[x] = sum;
     }
     __syncthreads();  // probs is rewritten by the next chunk
   }
-  T* out = static_cast<T*>(a.out) + row * a.ev;
+  T* out = static_cast<T*>(a.out) + a.batchOffset(b, a.oStrides) + head * a.oStrides.d[r - 3] +
+           i * a.oStrides.d[r - 2];
   const float inv = rowSum == 0.f ? 0.f : 1.f / rowSum;
   for (int64_t x = tid; x < a.ev; x += kGENERIC_THREADS) out[x] = fromFloat<T>(rowSum == 0.f ? 0.f : acc[x] * inv);
 }
@@ -239,19 +246,46 @@ Status launchTiled(const AttentionArgs& a, int64_t blocks, cudaStream_t stream) 
 
 bool needsGeneric(int64_t e, int64_t ev) { return e > kMAX_TILED_HEAD || ev > kMAX_TILED_HEAD; }
 
-int64_t batchCountOf(const KernelIO& io) {
-  const Dims& out = io.outputs[0].dims;
-  int64_t count = 1;
-  for (int32_t i = 0; i < out.nbDims - 3; ++i) count *= out.d[i];
-  return count;
+// Element strides of a logical operand for the kernels: 0 on dims of extent 1, where the view's stride means
+// nothing and a batch dim broadcasts.
+Shape8 kernelStrides(const AttentionOperand& operand) {
+  Shape8 strides;
+  strides.rank = operand.dims.nbDims;
+  for (int32_t d = 0; d < operand.dims.nbDims; ++d) strides.d[d] = operand.dims.d[d] == 1 ? 0 : operand.strides[d];
+  return strides;
 }
 
-int64_t attentionWorkspace(const LayerParams&, const KernelIO& io) {
-  if (io.inputs.size() < 3 || io.outputs.empty() || io.inputs[0].dims.nbDims < 3) return 0;
-  const Dims& out = io.outputs[0].dims;
-  const int32_t rank = out.nbDims;
-  const int64_t e = io.inputs[0].dims.d[rank - 1], ev = out.d[rank - 1];
-  if (!needsGeneric(e, ev)) return 0;
+const void* viewBase(const TensorView& tensor, const AttentionOperand& operand) {
+  return static_cast<const char*>(tensor.data) + operand.offset * dataTypeSize(tensor.type);
+}
+
+// The logical output [batch..., Hq, Sq, Ev]: batch dims broadcast from the logical query, key and value.
+StatusOr<Dims> logicalOutputDims(const AttentionOperand (&operands)[3]) {
+  const int32_t rank = operands[0].dims.nbDims;
+  Dims out = operands[0].dims;
+  for (int32_t d = 0; d < rank - 3; ++d) {
+    int64_t extent = 1;
+    for (const AttentionOperand& operand : operands) {
+      const int64_t own = operand.dims.d[d];
+      if (own == 1) continue;
+      if (extent != 1 && own != extent) return internalError("attention batch dims do not broadcast");
+      extent = own;
+    }
+    out.d[d] = extent;
+  }
+  out.d[rank - 1] = operands[2].dims.d[rank - 1];
+  return out;
+}
+
+int64_t attentionWorkspace(const LayerParams& layer, const KernelIO& io) {
+  if (io.inputs.size() < 3 || io.outputs.empty()) return 0;
+  const StatusOr<AttentionOperand> q = attentionInputOperand(layer.attrs, 0, io.inputs[0].dims);
+  const StatusOr<AttentionOperand> v = attentionInputOperand(layer.attrs, 2, io.inputs[2].dims);
+  if (!q.isOk() || !v.isOk()) return 0;  // runAttention reports the bad view
+  const int32_t rank = q.value().dims.nbDims;
+  if (rank < 3 || v.value().dims.nbDims != rank) return 0;
+  if (!needsGeneric(q.value().dims.d[rank - 1], v.value().dims.d[rank - 1])) return 0;
+  // One float per output element: the physical output holds exactly the logical output's elements.
   return io.outputs[0].count() * static_cast<int64_t>(sizeof(float));
 }
 
@@ -268,30 +302,41 @@ Status runAttention(const LayerParams& layer, KernelIO& io) {
   TensorView& out = io.outputs[0];
   if (out.count() == 0) return Status::ok();
   const DataType type = out.type;
-  const Dims& qd = io.inputs[0].dims;
-  const Dims& kd = io.inputs[1].dims;
-  const int32_t rank = qd.nbDims;
-  if (rank < 3 || rank > Dims::kMAX_DIMS || kd.nbDims != rank || io.inputs[2].dims.nbDims != rank ||
-      out.dims.nbDims != rank) {
-    return internalError("attention inputs must share one rank >= 3");
-  }
   for (int32_t index = 0; index < 3; ++index) {
     if (io.inputs[static_cast<size_t>(index)].type != type) {
       return invalidArgument("query, key and value must share the output's type");
     }
   }
+  // Q, K and V as the layer computes with them (their views, or the tensors themselves).
+  AttentionOperand operands[3];
+  for (int32_t index = 0; index < 3; ++index) {
+    KILN_ASSIGN_OR_RETURN(operands[index],
+                          attentionInputOperand(layer.attrs, index, io.inputs[static_cast<size_t>(index)].dims));
+  }
+  const Dims& qd = operands[0].dims;
+  const Dims& kd = operands[1].dims;
+  const int32_t rank = qd.nbDims;
+  if (rank < 3 || rank > Dims::kMAX_DIMS || kd.nbDims != rank || operands[2].dims.nbDims != rank) {
+    return internalError("attention inputs must share one rank >= 3");
+  }
+  KILN_ASSIGN_OR_RETURN(const Dims logicalOut, logicalOutputDims(operands));
+  KILN_ASSIGN_OR_RETURN(const AttentionOperand output, attentionOutputOperand(layer.attrs, logicalOut));
+  if (volume(logicalOut) != out.count()) {
+    return internalError("attention layer '" + layer.name + "': the output " + dimsToString(out.dims) +
+                         " does not hold the logical output " + dimsToString(logicalOut));
+  }
   AttentionArgs a;
-  a.q = io.inputs[0].data;
-  a.k = io.inputs[1].data;
-  a.v = io.inputs[2].data;
-  a.out = out.data;
+  a.q = viewBase(io.inputs[0], operands[0]);
+  a.k = viewBase(io.inputs[1], operands[1]);
+  a.v = viewBase(io.inputs[2], operands[2]);
+  a.out = out.data;  // the output view has no offset
   a.rank = rank;
   a.hq = qd.d[rank - 3];
   a.sq = qd.d[rank - 2];
   a.e = qd.d[rank - 1];
   a.hk = kd.d[rank - 3];
   a.sk = kd.d[rank - 2];
-  a.ev = io.inputs[2].dims.d[rank - 1];
+  a.ev = logicalOut.d[rank - 1];
   if (a.hk <= 0 || a.hq % a.hk != 0) {
     return internalError("attention layer '" + layer.name + "': query heads are not a multiple of key heads");
   }
@@ -300,29 +345,26 @@ Status runAttention(const LayerParams& layer, KernelIO& io) {
   const double scale = layer.attrs.getFloat("scale", 0.0);
   a.scale = scale != 0.0 ? static_cast<float>(scale)
                          : (a.e > 0 ? static_cast<float>(1.0 / std::sqrt(static_cast<double>(a.e))) : 1.f);
-  a.batch = toShape8(out.dims);
+  a.batch = toShape8(logicalOut);
   a.batch.rank = rank - 3;
-  // Each input walked over its own dims with the output's batch extents (0 strides where it broadcasts).
-  for (int32_t index = 0; index < 3; ++index) {
-    const Dims& in = io.inputs[static_cast<size_t>(index)].dims;
-    Dims full = in;
-    for (int32_t d = 0; d < rank - 3; ++d) full.d[d] = out.dims.d[d];
-    const Shape8 strides = broadcastStrides(in, full);
-    (index == 0 ? a.qStrides : index == 1 ? a.kStrides : a.vStrides) = strides;
-  }
+  a.qStrides = kernelStrides(operands[0]);
+  a.kStrides = kernelStrides(operands[1]);
+  a.vStrides = kernelStrides(operands[2]);
+  a.oStrides = kernelStrides(output);
   if (io.inputs.size() > 3 && io.inputs[3].data != nullptr) {
     const TensorView& mask = io.inputs[3];
     if (mask.type != DataType::kBOOL && !isFloatType(mask.type)) {
       return invalidArgument(std::string("the attention mask must be bool or a float type, got ") +
                              dataTypeName(mask.type));
     }
-    Dims scores = out.dims;
+    Dims scores = logicalOut;
     scores.d[rank - 1] = a.sk;
     a.mask = mask.data;
     a.maskType = mask.type;
     a.maskStrides = broadcastStrides(mask.dims, scores);
   }
-  const int64_t batchCount = batchCountOf(io);
+  int64_t batchCount = 1;
+  for (int32_t d = 0; d < rank - 3; ++d) batchCount *= logicalOut.d[d];
   const cudaStream_t stream = streamOf(io);
 
   if (needsGeneric(a.e, a.ev)) {

@@ -22,10 +22,11 @@ struct AttentionArgs {
   int64_t group = 1;  // query heads per key/value head
   float scale = 1.f;
   bool causal = false;
-  // Leading (batch) dims of the output; each input's strides walk them (0 where it broadcasts), followed by
-  // its own head and row strides at [rank-3] and [rank-2].
+  // Leading (batch) dims of the logical output [batch..., Hq, Sq, Ev]. Each operand's element strides walk
+  // [batch..., head, row, col] of its logical view (attention_view.h), 0 on every dim of extent 1 (so batch
+  // dims broadcast); the innermost stride is 1. The base pointers include the views' offsets.
   Shape8 batch;
-  Shape8 qStrides, kStrides, vStrides;
+  Shape8 qStrides, kStrides, vStrides, oStrides;
   // Optional mask over the scores [batch..., Hq, Sq, Sk]: bool keep flags or additive floats.
   const void* mask = nullptr;
   DataType maskType = DataType::kBOOL;

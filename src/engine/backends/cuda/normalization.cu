@@ -6,9 +6,16 @@
 // accumulators give; the variance is then a second pass (mean squared deviation), never E[x^2] - E[x]^2.
 //
 // When every statistic covers a contiguous run of the input (the reduced dims trail the kept ones: layer
-// norm, instance norm, group norm), a warp or block per statistic holds the run in registers and normalizes
-// it in one pass over memory; runs too long for registers loop over memory. Other masks compute the
-// statistics into the workspace (a warp per statistic), then normalize elementwise.
+// norm, instance norm, group norm), threads hold the run in registers and normalize it in one pass over
+// memory. The common case (16-byte aligned runs, n a multiple of a 16-byte vector, scale and bias contiguous
+// along the run or constant on it) gives each run a group of 4 to 512 threads that load and store 16-byte
+// vectors and reduce with shuffles (plus a shared-memory step when the group spans warps); groups share a
+// block, so short runs (ConvNeXt's 96 channels) leave no threads idle. The group is the smallest holding the
+// run in at most 4 vectors a thread (fewest reduction steps), doubled while the launch would leave the SMs
+// short of threads (few runs: decoding, small batches). Other runs take a warp (up to 256 elements) or a
+// block of 512 threads with scalar loads; runs too long for registers loop over memory. Other masks compute
+// the statistics into the workspace (a warp per statistic), then normalize elementwise.
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -20,8 +27,7 @@ namespace cuda {
 namespace {
 
 constexpr int kNORM_BLOCK = 512;
-// Measured on H200: a warp per row wins up to 256 elements; beyond that a block per row is 3x faster
-// ([64,768] float16: 19 us with a warp per row, against 6 us for [64,2048] with a block per row).
+// Runs the vectorized path does not take: a warp per run up to this length, a block per run beyond.
 constexpr int64_t kWARP_ROW_MAX = 256;
 constexpr int64_t kBLOCK_ROW_MAX = kNORM_BLOCK * 16;
 constexpr int kMAX_NORM_DIMS = Dims::kMAX_DIMS + 1;  // group norm splits the channel dim in two
@@ -310,6 +316,158 @@ __global__ void normRowsLoopKernel(const T* __restrict__ in, T* __restrict__ out
   }
 }
 
+// ---- vectorized row path ------------------------------------------------------------------------------
+
+constexpr int kVEC_ROW_BLOCK = 128;  // threads of a block shared by several rows
+constexpr int kVEC_MIN_GROUP = 4;
+constexpr int kVEC_MAX_GROUP = 512;
+constexpr int kVEC_MAX_PER_THREAD = 4;  // 16-byte vectors a thread holds: 32 floats of a 16-bit type
+// Fewer threads than this per SM (16 warps) leave too few 16-byte loads in flight to cover memory latency.
+constexpr int64_t kVEC_FILL_THREADS_PER_SM = 512;
+template <int kGroup>
+constexpr int kVEC_BLOCK = kGroup > kVEC_ROW_BLOCK ? kGroup : kVEC_ROW_BLOCK;
+
+struct VecRowPlan {
+  int64_t rows = 0, n = 0;
+  int32_t nv = 0;  // 16-byte vectors per row
+  float eps = 0.f;
+  bool scaleConst = false, biasConst = false;  // one scale (bias) value per row, at the row's base offset
+  NormShape scaleRow, biasRow;                 // rows' base offsets into scale and bias
+};
+
+// Sum over a group of kGroup consecutive threads; every thread of the group gets the same value. Lanes
+// pair by xor within the group, so sub-warp groups never mix; groups spanning warps add one barrier and
+// read their warps' partial sums from `scratch` (one float per warp of the block, used once per call site).
+template <int kGroup>
+__device__ __forceinline__ float groupSum(float v, float* scratch) {
+  constexpr int kLanes = kGroup < kWARP ? kGroup : kWARP;
+#pragma unroll
+  for (int offset = kLanes / 2; offset > 0; offset /= 2) v += shuffleXor(v, offset);
+  if constexpr (kGroup > kWARP) {
+    constexpr int kWarps = kGroup / kWARP;
+    const int warp = threadIdx.x / kWARP;
+    if (threadIdx.x % kWARP == 0) scratch[warp] = v;
+    __syncthreads();
+    const float* partial = scratch + warp / kWarps * kWarps;
+    v = partial[0];
+#pragma unroll
+    for (int w = 1; w < kWarps; ++w) v += partial[w];
+  }
+  return v;
+}
+
+// kN consecutive values of p as floats, in loads of up to 16 bytes (the host checked their alignment).
+template <int kN, typename P>
+__device__ __forceinline__ void loadAsFloats(float (&out)[kN], const P* p) {
+  constexpr int kBytes = kN * static_cast<int>(sizeof(P)) < 16 ? kN * static_cast<int>(sizeof(P)) : 16;
+  constexpr int kChunk = kBytes / static_cast<int>(sizeof(P));
+  struct alignas(kBytes) Chunk {
+    P v[kChunk];
+  };
+#pragma unroll
+  for (int c = 0; c < kN / kChunk; ++c) {
+    const Chunk x = reinterpret_cast<const Chunk*>(p)[c];
+#pragma unroll
+    for (int e = 0; e < kChunk; ++e) out[c * kChunk + e] = toFloat(x.v[e]);
+  }
+}
+
+// Applies scale (or bias) to a thread's vectors t, t + kGroup, ... of a row in place, v = apply(v, w): w runs
+// along the row from `base`, or is the one value at `base`. Applying in place keeps no second copy of the
+// row in registers; the type switch sits outside the unrolled loop so the loads issue back to back.
+template <int kGroup, int kPer, int kV, typename Apply>
+__device__ __forceinline__ void applyVecParams(float (&v)[kPer][kV], const void* p, DataType type, int64_t base,
+                                               bool constant, int t, int32_t nv, Apply apply) {
+  const auto run = [&](auto* typed) {
+    if (constant) {
+      const float w = toFloat(typed[base]);
+#pragma unroll
+      for (int k = 0; k < kPer; ++k) {
+#pragma unroll
+        for (int e = 0; e < kV; ++e) v[k][e] = apply(v[k][e], w);
+      }
+      return;
+    }
+#pragma unroll
+    for (int k = 0; k < kPer; ++k) {
+      // Vectors past the row's end read its first one (their values are never stored): without a branch
+      // per vector, the loads of all vectors can be in flight together.
+      const int j = t + k * kGroup < nv ? t + k * kGroup : 0;
+      float w[kV];
+      loadAsFloats(w, typed + base + static_cast<int64_t>(j) * kV);
+#pragma unroll
+      for (int e = 0; e < kV; ++e) v[k][e] = apply(v[k][e], w[e]);
+    }
+  };
+  switch (type) {
+    case DataType::kHALF: run(static_cast<const __half*>(p)); break;
+    case DataType::kBF16: run(static_cast<const __nv_bfloat16*>(p)); break;
+    default: run(static_cast<const float*>(p)); break;
+  }
+}
+
+// A group of kGroup threads per row, each holding up to kPer 16-byte vectors (t, t + kGroup, ...: a warp's
+// loads are contiguous). Rows past the end still take part in the shuffles and barriers, without memory.
+template <typename T, int kGroup, int kPer>
+__global__ void __launch_bounds__(kVEC_BLOCK<kGroup>)
+    normRowsVecKernel(const T* __restrict__ in, T* __restrict__ out, Affine af, VecRowPlan p) {
+  using V = Vec16<T>;
+  constexpr int kV = V::kN;
+  constexpr int kBlock = kVEC_BLOCK<kGroup>;
+  __shared__ float scratch[2][kBlock / kWARP];
+  const int t = threadIdx.x % kGroup;
+  const int64_t row = static_cast<int64_t>(blockIdx.x) * (kBlock / kGroup) + threadIdx.x / kGroup;
+  const bool active = row < p.rows;
+  const int32_t nv = active ? p.nv : 0;
+  const int64_t start = active ? row * p.n : 0;
+  const V* src = reinterpret_cast<const V*>(in + start);
+  const float shift = toFloat(in[start]);
+  V x[kPer] = {};
+#pragma unroll
+  for (int k = 0; k < kPer; ++k) {
+    if (t + k * kGroup < nv) x[k] = src[t + k * kGroup];
+  }
+  // While the loads are in flight, and before the row's values take the registers.
+  const int64_t scaleBase = offsetIn(row, p.scaleRow), biasBase = offsetIn(row, p.biasRow);
+  float v[kPer][kV];
+  float sum = 0.f;
+#pragma unroll
+  for (int k = 0; k < kPer; ++k) {
+    const bool valid = t + k * kGroup < nv;
+#pragma unroll
+    for (int e = 0; e < kV; ++e) {
+      v[k][e] = valid ? toFloat(x[k].v[e]) - shift : 0.f;
+      sum += v[k][e];
+    }
+  }
+  const float mean = groupSum<kGroup>(sum, scratch[0]) / static_cast<float>(p.n);
+  float sq = 0.f;
+#pragma unroll
+  for (int k = 0; k < kPer; ++k) {
+    if (t + k * kGroup >= nv) continue;
+#pragma unroll
+    for (int e = 0; e < kV; ++e) {
+      const float dev = v[k][e] - mean;
+      sq += dev * dev;
+    }
+  }
+  const float rstd = 1.f / sqrtf(groupSum<kGroup>(sq, scratch[1]) / static_cast<float>(p.n) + p.eps);
+  if (!active) return;  // past the last barrier
+  // Scale, then bias, in place (one rounding more than a fused multiply-add, no registers for a copy).
+  applyVecParams<kGroup>(v, af.scale, af.scaleType, scaleBase, p.scaleConst, t, nv,
+                         [mean, rstd](float x, float g) { return (x - mean) * rstd * g; });
+  applyVecParams<kGroup>(v, af.bias, af.biasType, biasBase, p.biasConst, t, nv, [](float x, float b) { return x + b; });
+  V* dst = reinterpret_cast<V*>(out + start);
+#pragma unroll
+  for (int k = 0; k < kPer; ++k) {
+    if (t + k * kGroup >= nv) continue;
+    V y;
+#pragma unroll
+    for (int e = 0; e < kV; ++e) y.v[e] = fromFloat<T>(v[k][e]);
+    dst[t + k * kGroup] = y;
+  }
+}
+
 // ---- general path -------------------------------------------------------------------------------------
 
 // stats[3 * s] = shift, mean of the shifted values, 1 / sqrt(var + eps): a warp per statistic.
@@ -371,12 +529,126 @@ void launchBlockRows(const T* x, T* y, const Affine& af, const NormPlan& p, cuda
       x, y, af, p);
 }
 
+// Scale or bias the vectorized path reads: constant along the row, or contiguous along it with every row's
+// run aligned for loads of kV values (up to 16 bytes at a time).
+bool vecParamFits(const void* p, DataType type, const AffineIndex& a, const NormShape& row, int kV) {
+  if (a.form == AffineForm::kCONST) return true;
+  if (a.form != AffineForm::kLINEAR || a.s != 1) return false;
+  const int64_t size = dataTypeSize(type);
+  const int64_t align = std::min<int64_t>(16, kV * size);
+  if (reinterpret_cast<uintptr_t>(p) % static_cast<uintptr_t>(align) != 0) return false;
+  for (int32_t d = 0; d < row.rank; ++d) {
+    if (row.stride[d] * size % align != 0) return false;
+  }
+  return true;
+}
+
+// Rows the vectorized path takes: whole 16-byte vectors from aligned bases, at most kVEC_MAX_PER_THREAD
+// vectors a thread with the largest group.
+template <typename T>
+bool vecRowsFit(const NormPlan& p, const Affine& af, const T* x, const T* y) {
+  constexpr int kV = Vec16<T>::kN;
+  return p.n % kV == 0 && p.n / kV <= kVEC_MAX_GROUP * kVEC_MAX_PER_THREAD && aligned16(x) && aligned16(y) &&
+         vecParamFits(af.scale, af.scaleType, p.elemScale, p.rowScale, kV) &&
+         vecParamFits(af.bias, af.biasType, p.elemBias, p.rowBias, kV);
+}
+
+// A row's base offset does not depend on the outermost dims the parameter broadcasts over: dropping them
+// spares offsetIn their divisions (a layer norm's scale needs none).
+NormShape withoutLeadingBroadcast(const NormShape& s) {
+  int32_t lead = 0;
+  while (lead < s.rank && s.stride[lead] == 0) ++lead;
+  NormShape out;
+  for (int32_t d = lead; d < s.rank; ++d) {
+    out.extent[out.rank] = s.extent[d];
+    out.stride[out.rank++] = s.stride[d];
+  }
+  return out;
+}
+
+VecRowPlan vecRowPlan(const NormPlan& p, int kV) {
+  VecRowPlan v;
+  v.rows = p.nbStats;
+  v.n = p.n;
+  v.nv = static_cast<int32_t>(p.n / kV);
+  v.eps = p.eps;
+  v.scaleConst = p.elemScale.form == AffineForm::kCONST;
+  v.biasConst = p.elemBias.form == AffineForm::kCONST;
+  v.scaleRow = withoutLeadingBroadcast(p.rowScale);
+  v.biasRow = withoutLeadingBroadcast(p.rowBias);
+  return v;
+}
+
+struct VecRowShape {
+  int group;  // threads per row
+  int per;    // vectors per thread
+};
+
+// The smallest group holding a row of nv vectors in at most kVEC_MAX_PER_THREAD vectors a thread (fewest
+// shuffle steps; no barrier up to a warp), doubled while the launch has fewer threads than
+// kVEC_FILL_THREADS_PER_SM per SM and each thread still holds more than one vector.
+VecRowShape chooseVecRows(int64_t nv, int64_t rows, int sms) {
+  const auto per = [nv](int64_t group) { return (nv + group - 1) / group; };
+  int group = kVEC_MIN_GROUP;
+  while (per(group) > kVEC_MAX_PER_THREAD) group *= 2;
+  while (group < kVEC_MAX_GROUP && per(group) > 1 && rows * group < sms * kVEC_FILL_THREADS_PER_SM) group *= 2;
+  return {group, static_cast<int>(per(group))};
+}
+
+StatusOr<int> multiprocessorCount() {
+  int device = 0, sms = 0;
+  KILN_CUDA_CHECK(cudaGetDevice(&device));
+  KILN_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+  return sms;
+}
+
+template <typename T, int kGroup, int kPer>
+void launchVecRowsKernel(const T* x, T* y, const Affine& af, const VecRowPlan& v, cudaStream_t stream) {
+  constexpr int kRowsPerBlock = kVEC_BLOCK<kGroup> / kGroup;
+  normRowsVecKernel<T, kGroup, kPer>
+      <<<static_cast<unsigned int>((v.rows + kRowsPerBlock - 1) / kRowsPerBlock), kVEC_BLOCK<kGroup>, 0, stream>>>(
+          x, y, af, v);
+}
+template <typename T, int kGroup>
+void launchVecRowsGroup(int per, const T* x, T* y, const Affine& af, const VecRowPlan& v, cudaStream_t stream) {
+  static_assert(kVEC_MAX_PER_THREAD == 4, "one case per count of vectors");
+  switch (per) {
+    case 1: launchVecRowsKernel<T, kGroup, 1>(x, y, af, v, stream); break;
+    case 2: launchVecRowsKernel<T, kGroup, 2>(x, y, af, v, stream); break;
+    case 3: launchVecRowsKernel<T, kGroup, 3>(x, y, af, v, stream); break;
+    default: launchVecRowsKernel<T, kGroup, 4>(x, y, af, v, stream); break;
+  }
+}
+template <typename T>
+void launchVecRows(const VecRowShape& shape, const T* x, T* y, const Affine& af, const VecRowPlan& v,
+                   cudaStream_t stream) {
+  static_assert(kVEC_MIN_GROUP == 4 && kVEC_MAX_GROUP == 512, "one case per group size");
+  switch (shape.group) {
+    case 4: launchVecRowsGroup<T, 4>(shape.per, x, y, af, v, stream); break;
+    case 8: launchVecRowsGroup<T, 8>(shape.per, x, y, af, v, stream); break;
+    case 16: launchVecRowsGroup<T, 16>(shape.per, x, y, af, v, stream); break;
+    case 32: launchVecRowsGroup<T, 32>(shape.per, x, y, af, v, stream); break;
+    case 64: launchVecRowsGroup<T, 64>(shape.per, x, y, af, v, stream); break;
+    case 128: launchVecRowsGroup<T, 128>(shape.per, x, y, af, v, stream); break;
+    case 256: launchVecRowsGroup<T, 256>(shape.per, x, y, af, v, stream); break;
+    default: launchVecRowsGroup<T, 512>(shape.per, x, y, af, v, stream); break;
+  }
+}
+
 template <typename T>
 Status launchNormalization(const NormPlan& p, const Affine& af, const TensorView& in, TensorView& out,
                            void* workspace, cudaStream_t stream) {
   const T* x = in.as<const T>();
   T* y = out.as<T>();
   if (p.rows) {
+    if (vecRowsFit(p, af, x, y)) {
+      const StatusOr<int> sms = multiprocessorCount();
+      if (!sms.isOk()) return sms.status();
+      constexpr int kV = Vec16<T>::kN;
+      launchVecRows<T>(chooseVecRows(p.n / kV, p.nbStats, sms.value()), x, y, af, vecRowPlan(p, kV), stream);
+      KILN_CUDA_CHECK_LAUNCH();
+      return Status::ok();
+    }
     const int64_t n = p.n;
     if (n <= 32) {
       launchWarpRows<T, 1>(x, y, af, p, stream);
