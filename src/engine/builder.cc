@@ -268,7 +268,10 @@ StatusOr<std::unique_ptr<HostMemory>> Builder::buildSerializedNetwork(NetworkDef
   report_.layersFused += mergeShuffles(graph);
   // After the layout pass, which turns ConvNeXt's permutes between its linears and layer scales into nothing.
   report_.layersFused += foldColumnScaleIntoGemm(graph);
-  if (backend->kind() == BackendKind::kCUDA) report_.layersFused += fuseEpilogues(graph);
+  if (backend->kind() == BackendKind::kCUDA) {
+    report_.layersFused += fuseEpilogues(graph);
+    eliminateDeadLayers(graph);  // scalar constants of fused-away chains
+  }
   report_.layersFused += mergeSiblingGemms(graph);
   if (attentionViewsEnabled()) report_.layersFused += absorbAttentionViews(graph);
   if (pointwiseFusionEnabled(backend->kind())) report_.layersFused += fusePointwiseChains(graph);

@@ -1,5 +1,6 @@
 #include "engine/builder_fusion.h"
 
+#include <cmath>
 #include <cstring>
 #include <vector>
 
@@ -205,6 +206,83 @@ int32_t soleConstantOperand(const Graph& g, const Uses& uses, const LayerInfo& e
   return out.dims == a.dims && out.type == a.type ? other : -1;
 }
 
+// The value of a one-element constant operand of elementwise layer `e` (the operand besides `current`).
+bool scalarOperand(const Graph& g, const Uses& uses, const LayerInfo& e, int32_t current, double& value) {
+  const int32_t other = e.inputs[0] == current ? e.inputs[1] : e.inputs[0];
+  std::vector<double> values;
+  Dims dims;
+  if (other == current || !constantValues(g, uses, other, values, dims) || values.size() != 1) return false;
+  value = values[0];
+  return true;
+}
+
+bool near(double a, double b) { return std::abs(a - b) <= 1e-4 * std::abs(b); }
+
+// The elementwise layer `op` that alone reads `t`, with a scalar operand equal to `value`; -1 otherwise.
+int32_t scalarStep(const Graph& g, const Uses& uses, int32_t t, ElementWiseOperation op, double value) {
+  const int32_t r = uses.soleReader(t);
+  if (r < 0 || !isElementWise(g.layers[static_cast<size_t>(r)], op)) return -1;
+  const LayerInfo& e = g.layers[static_cast<size_t>(r)];
+  // x ^ 3 takes x first; sums and products take the scalar either side.
+  if (op == ElementWiseOperation::kPOW && e.inputs[0] != t) return -1;
+  double v = 0;
+  return scalarOperand(g, uses, e, t, v) && near(v, value) ? r : -1;
+}
+
+// GPT-2's tanh GELU written out (transformers' NewGELUActivation):
+//   0.5 * x * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 * x^3)))
+// read from x = `y`. Returns the chain's output tensor and its layers, or -1.
+int32_t geluTanhChain(const Graph& g, const Uses& uses, int32_t y, std::vector<size_t>& chain) {
+  const auto& readers = uses.readers[static_cast<size_t>(y)];
+  if (uses.isOutput[static_cast<size_t>(y)] || readers.size() != 3) return -1;
+  int32_t half = -1, cube = -1, inner = -1;
+  for (int32_t r : readers) {
+    const LayerInfo& e = g.layers[static_cast<size_t>(r)];
+    double v = 0;
+    if (isElementWise(e, ElementWiseOperation::kPROD) && scalarOperand(g, uses, e, y, v) && near(v, 0.5)) {
+      half = r;
+    } else if (isElementWise(e, ElementWiseOperation::kPOW) && e.inputs[0] == y && scalarOperand(g, uses, e, y, v) &&
+               near(v, 3.0)) {
+      cube = r;
+    } else if (isElementWise(e, ElementWiseOperation::kSUM)) {
+      inner = r;
+    }
+  }
+  if (half < 0 || cube < 0 || inner < 0) return -1;
+  const int32_t cubeScaled = scalarStep(g, uses, g.layers[static_cast<size_t>(cube)].outputs[0],
+                                        ElementWiseOperation::kPROD, 0.044715);
+  if (cubeScaled < 0 || uses.soleReader(g.layers[static_cast<size_t>(cubeScaled)].outputs[0]) != inner) return -1;
+  const LayerInfo& innerSum = g.layers[static_cast<size_t>(inner)];
+  const int32_t cubeOut = g.layers[static_cast<size_t>(cubeScaled)].outputs[0];
+  if (!((innerSum.inputs[0] == y && innerSum.inputs[1] == cubeOut) ||
+        (innerSum.inputs[1] == y && innerSum.inputs[0] == cubeOut))) {
+    return -1;
+  }
+  const int32_t scaled = scalarStep(g, uses, innerSum.outputs[0], ElementWiseOperation::kPROD, 0.7978845608028654);
+  if (scaled < 0) return -1;
+  const int32_t tanhLayer = uses.soleReader(g.layers[static_cast<size_t>(scaled)].outputs[0]);
+  if (tanhLayer < 0 || g.layers[static_cast<size_t>(tanhLayer)].params.type != LayerType::kACTIVATION ||
+      g.layers[static_cast<size_t>(tanhLayer)].params.attrs.getInt("activation", -1) !=
+          static_cast<int64_t>(ActivationType::kTANH)) {
+    return -1;
+  }
+  const int32_t plusOne =
+      scalarStep(g, uses, g.layers[static_cast<size_t>(tanhLayer)].outputs[0], ElementWiseOperation::kSUM, 1.0);
+  if (plusOne < 0) return -1;
+  const int32_t product = uses.soleReader(g.layers[static_cast<size_t>(plusOne)].outputs[0]);
+  const int32_t halfOut = g.layers[static_cast<size_t>(half)].outputs[0];
+  if (product < 0 || uses.soleReader(halfOut) != product ||
+      !isElementWise(g.layers[static_cast<size_t>(product)], ElementWiseOperation::kPROD)) {
+    return -1;
+  }
+  chain = {static_cast<size_t>(half),     static_cast<size_t>(cube),      static_cast<size_t>(cubeScaled),
+           static_cast<size_t>(inner),    static_cast<size_t>(scaled),    static_cast<size_t>(tanhLayer),
+           static_cast<size_t>(plusOne),  static_cast<size_t>(product)};
+  const TensorInfo& out = g.tensors[static_cast<size_t>(g.layers[static_cast<size_t>(product)].outputs[0])];
+  const TensorInfo& in = g.tensors[static_cast<size_t>(y)];
+  return out.dims == in.dims && out.type == in.type ? g.layers[static_cast<size_t>(product)].outputs[0] : -1;
+}
+
 }  // namespace
 
 int32_t foldColumnScaleIntoGemm(Graph& g) {
@@ -337,7 +415,13 @@ int32_t fuseEpilogues(Graph& g) {
       }
     }
     const int32_t actIndex = uses.soleReader(current);
-    if (actIndex >= 0 && g.layers[static_cast<size_t>(actIndex)].params.type == LayerType::kACTIVATION) {
+    std::vector<size_t> gelu;
+    const int32_t geluOut = gemm ? geluTanhChain(g, uses, current, gelu) : -1;
+    if (geluOut >= 0) {
+      layer.params.attrs.setInt("fused_activation", static_cast<int64_t>(ActivationType::kGELU_TANH));
+      absorbed.insert(absorbed.end(), gelu.begin(), gelu.end());
+      current = geluOut;
+    } else if (actIndex >= 0 && g.layers[static_cast<size_t>(actIndex)].params.type == LayerType::kACTIVATION) {
       const LayerInfo& act = g.layers[static_cast<size_t>(actIndex)];
       const auto type = static_cast<ActivationType>(act.params.attrs.getInt("activation", -1));
       const bool fusable = type == ActivationType::kRELU ||

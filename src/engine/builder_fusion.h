@@ -24,6 +24,7 @@ int32_t foldColumnScaleIntoGemm(Graph& graph);
 //    -> attrs fused_residual=1 (input 3 is the residual) and fused_activation.
 //  - MatrixMultiply [+ ElementWise kSUM of a constant bias along the last dim] [+ ElementWise kSUM of a
 //    same-shape tensor produced earlier] [+ Activation kRELU/kGELU_*]
+//    (or the tanh GELU written out as GPT-2 does: 0.5 x (1 + tanh(0.79788456 (x + 0.044715 x^3))))
 //    -> attrs fused_bias=1 (input 2 is the bias), fused_residual=1 (input 3) and fused_activation:
 //    out = act(A*B + residual + bias).
 // Returns how many layers were fused away.

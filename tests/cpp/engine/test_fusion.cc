@@ -3,6 +3,8 @@
 // pass produces).
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "engine/builder_fusion.h"
 #include "engine/network_impl.h"
 #include "test_helpers.h"
@@ -251,6 +253,58 @@ TEST(Fusion, ColumnScaleFoldsIntoGemmWeightsAndBias) {
       for (int k = 0; k < 16; ++k) acc += av[static_cast<size_t>(i * 16 + k)] * w[static_cast<size_t>(j * 16 + k)];
       const double expected = rv[static_cast<size_t>(i * 32 + j)] + gamma[static_cast<size_t>(j)] * acc;
       EXPECT_NEAR(got[static_cast<size_t>(i * 32 + j)], expected, 1e-4) << i << "," << j;
+    }
+  }
+}
+
+// GPT-2's MLP activation as transformers writes it, after a linear.
+void linearNewGelu(NetworkDefinition& net, const std::vector<ITensor*>& in) {
+  static const HostTensor w = randomTensor(DataType::kFLOAT, Dims{16, 24}, 51);
+  static const HostTensor b = randomTensor(DataType::kFLOAT, Dims{1, 24}, 52);
+  const auto scalar = [&](float v) {
+    return net.addConstant(Dims{1, 1}, Weights{DataType::kFLOAT, &v, 1})->getOutput(0);
+  };
+  const auto op = [&](ITensor* a, ITensor* c, ElementWiseOperation o) {
+    return net.addElementWise(*a, *c, o)->getOutput(0);
+  };
+  ITensor* weight = net.addConstant(Dims{16, 24}, Weights{DataType::kFLOAT, w.data(), 384})->getOutput(0);
+  ITensor* bias = net.addConstant(Dims{1, 24}, Weights{DataType::kFLOAT, b.data(), 24})->getOutput(0);
+  ITensor* x = op(net.addMatrixMultiply(*in[0], MatrixOperation::kNONE, *weight, MatrixOperation::kNONE)->getOutput(0),
+                  bias, ElementWiseOperation::kSUM);
+  ITensor* half = op(x, scalar(0.5f), ElementWiseOperation::kPROD);
+  ITensor* cube = op(op(x, scalar(3.0f), ElementWiseOperation::kPOW), scalar(0.044715f), ElementWiseOperation::kPROD);
+  ITensor* inner = op(op(x, cube, ElementWiseOperation::kSUM), scalar(0.7978845608f), ElementWiseOperation::kPROD);
+  ITensor* t = net.addActivation(*inner, ActivationType::kTANH)->getOutput(0);
+  net.markOutput(*op(half, op(t, scalar(1.0f), ElementWiseOperation::kSUM), ElementWiseOperation::kPROD));
+}
+
+TEST(Fusion, WrittenOutTanhGeluBecomesTheGemmEpilogue) {
+  Builder builder;
+  auto net = builder.createNetworkV2(kSTRONG);
+  linearNewGelu(*net, {net->addInput("a", DataType::kFLOAT, Dims{8, 16})});
+  StatusOr<Graph> g = graphOf(*net);
+  ASSERT_TRUE(g.isOk()) << g.status().toString();
+  EXPECT_EQ(fuseEpilogues(g.value()), 9);  // the bias and the eight layers of the GELU
+  int32_t computing = 0;
+  for (const LayerInfo& l : g.value().layers) computing += l.params.type != LayerType::kCONSTANT ? 1 : 0;
+  EXPECT_EQ(computing, 1);
+  for (const LayerInfo& l : g.value().layers) {
+    if (l.params.type != LayerType::kMATRIX_MULTIPLY) continue;
+    EXPECT_EQ(l.params.attrs.getInt("fused_activation", -1), static_cast<int64_t>(ActivationType::kGELU_TANH));
+    EXPECT_EQ(l.outputs[0], g.value().outputs[0]);
+  }
+  const HostTensor a = randomTensor(DataType::kFLOAT, Dims{8, 16}, 53);
+  const HostTensor out = runSingleOutput(linearNewGelu, {{"a", a}});
+  const std::vector<double> av = toDoubles(a), got = toDoubles(out);
+  const std::vector<double> w = toDoubles(randomTensor(DataType::kFLOAT, Dims{16, 24}, 51));
+  const std::vector<double> b = toDoubles(randomTensor(DataType::kFLOAT, Dims{1, 24}, 52));
+  ASSERT_EQ(got.size(), 192u);
+  for (int i = 0; i < 8; ++i) {
+    for (int j = 0; j < 24; ++j) {
+      double x = b[static_cast<size_t>(j)];
+      for (int k = 0; k < 16; ++k) x += av[static_cast<size_t>(i * 16 + k)] * w[static_cast<size_t>(k * 24 + j)];
+      const double expected = 0.5 * x * (1.0 + std::tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)));
+      EXPECT_NEAR(got[static_cast<size_t>(i * 24 + j)], expected, 1e-4) << i << "," << j;
     }
   }
 }
