@@ -272,7 +272,7 @@ StatusOr<std::unique_ptr<HostMemory>> Builder::buildSerializedNetwork(NetworkDef
     report_.layersFused += fuseEpilogues(graph);
     eliminateDeadLayers(graph);  // scalar constants of fused-away chains
   }
-  report_.layersFused += mergeSiblingGemms(graph);
+  if (gemmMergeEnabled()) report_.layersFused += mergeSiblingGemms(graph);
   if (attentionViewsEnabled()) report_.layersFused += absorbAttentionViews(graph);
   if (pointwiseFusionEnabled(backend->kind())) report_.layersFused += fusePointwiseChains(graph);
   if (config.getFlag(BuilderFlag::kTF32)) {

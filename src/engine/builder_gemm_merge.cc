@@ -1,5 +1,6 @@
 #include "engine/builder_gemm_merge.h"
 
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -194,15 +195,47 @@ std::vector<LayerInfo> mergedLayers(Graph& g, const std::vector<Sibling>& group)
   return layers;
 }
 
+// Whether tensor t reaches an attention layer through layers that only view it (the chain the
+// attention-view pass absorbs). Elsewhere the slices after a merged GEMM would be copies that cost more
+// memory traffic than the launches they save.
+bool feedsAttention(const Graph& g, const std::vector<std::vector<int32_t>>& readers, int32_t t) {
+  for (int depth = 0; depth < 8; ++depth) {
+    if (readers[static_cast<size_t>(t)].size() != 1) return false;
+    const LayerInfo& r = g.layers[static_cast<size_t>(readers[static_cast<size_t>(t)][0])];
+    if (r.params.type == LayerType::kATTENTION) return true;
+    const bool view = (r.params.type == LayerType::kSHUFFLE || r.params.type == LayerType::kSLICE) &&
+                      r.outputs.size() == 1 && r.inputs[0] == t;
+    if (!view) return false;
+    t = r.outputs[0];
+  }
+  return false;
+}
+
 }  // namespace
+
+bool gemmMergeEnabled() {
+  const char* env = std::getenv("KILN_MERGE_GEMMS");
+  return env == nullptr || std::strcmp(env, "0") != 0;
+}
 
 int32_t mergeSiblingGemms(Graph& g) {
   const std::vector<int32_t> producer = g.producers();
+  std::vector<std::vector<int32_t>> readers(g.tensors.size());
+  for (size_t l = 0; l < g.layers.size(); ++l) {
+    for (int32_t t : g.layers[l].inputs) {
+      if (t >= 0) readers[static_cast<size_t>(t)].push_back(static_cast<int32_t>(l));
+    }
+  }
+  std::vector<bool> isOutput(g.tensors.size(), false);
+  for (int32_t t : g.outputs) isOutput[static_cast<size_t>(t)] = true;
   std::map<GroupKey, std::vector<Sibling>> groups;
   std::vector<GroupKey> order;  // first-seen order, so that builds are deterministic
   for (size_t l = 0; l < g.layers.size(); ++l) {
     Sibling s;
-    if (!describe(g, producer, l, s)) continue;
+    if (!describe(g, producer, l, s) || isOutput[static_cast<size_t>(g.layers[l].outputs[0])] ||
+        !feedsAttention(g, readers, g.layers[l].outputs[0])) {
+      continue;
+    }
     const GroupKey key = keyOf(g, s);
     auto& members = groups[key];
     if (members.empty()) order.push_back(key);
