@@ -405,6 +405,7 @@ void registerConvolutionCudaKernels(CudaKernelTable& table) {
   }
   addTactic(table, LayerType::kCONVOLUTION, "cuda_conv_cudnn_nhwc", Options{false, kHEURISTIC, true}, supportsNhwc);
   registerConvolutionGraphCudaKernels(table);  // after the legacy ones: "cuda_conv_cudnn" stays the default
+  registerConvolutionDepthwiseCudaKernels(table);
 
   addTactic(table, LayerType::kDECONVOLUTION, "cuda_deconv_cudnn", Options{true, kHEURISTIC, false});
   const std::pair<const char*, cudnnConvolutionBwdDataAlgo_t> backward[] = {

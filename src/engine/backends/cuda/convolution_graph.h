@@ -18,5 +18,7 @@
 namespace kiln {
 
 void registerConvolutionGraphCudaKernels(CudaKernelTable& table);
+// "cuda_conv_depthwise": channels_last depthwise convolutions on Kiln's own kernels (convolution_depthwise.cu).
+void registerConvolutionDepthwiseCudaKernels(CudaKernelTable& table);
 
 }  // namespace kiln
