@@ -7,19 +7,12 @@
 #include <vector>
 
 #include "engine/builder_passes.h"
+#include "engine/builder_shuffle.h"
 #include "engine/layers/attention_view.h"
 #include "engine/shape_resolution.h"
 
 namespace kiln {
 namespace {
-
-bool isStatic(const Dims& d) {
-  if (d.nbDims < 0) return false;
-  for (int32_t i = 0; i < d.nbDims; ++i) {
-    if (d.d[i] < 0) return false;
-  }
-  return true;
-}
 
 // A strided view whose dims may each be a product of several strided factors ("atoms", outermost first).
 // Models reshape heads through views that torch itself could not express with one stride per dim, e.g.
@@ -88,23 +81,6 @@ bool toOperand(const View& v, AttentionOperand& out) {
   return out.dims.d[inner] == 1 || out.strides[inner] == 1;
 }
 
-// A stored permutation of `rank` dims (identity when absent); false when malformed.
-bool permutationOf(const LayerInfo& layer, const char* key, int32_t rank, std::vector<int32_t>& perm) {
-  perm.resize(static_cast<size_t>(rank));
-  for (int32_t i = 0; i < rank; ++i) perm[static_cast<size_t>(i)] = i;
-  if (!layer.params.attrs.has(key)) return true;
-  const std::vector<int64_t> stored = layer.params.attrs.getInts(key);
-  if (stored.size() < static_cast<size_t>(rank)) return false;
-  std::vector<bool> seen(static_cast<size_t>(rank), false);
-  for (int32_t i = 0; i < rank; ++i) {
-    const int64_t p = stored[static_cast<size_t>(i)];
-    if (p < 0 || p >= rank || seen[static_cast<size_t>(p)]) return false;
-    seen[static_cast<size_t>(p)] = true;
-    perm[static_cast<size_t>(i)] = static_cast<int32_t>(p);
-  }
-  return true;
-}
-
 std::vector<int32_t> inverse(const std::vector<int32_t>& perm) {
   std::vector<int32_t> inv(perm.size());
   for (size_t i = 0; i < perm.size(); ++i) inv[static_cast<size_t>(perm[i])] = static_cast<int32_t>(i);
@@ -156,8 +132,8 @@ bool reshaped(const View& v, const Dims& to, View& out) {
 bool throughShuffle(const Graph& graph, const LayerInfo& layer, const View& in, View& out) {
   const Dims& outDims = graph.tensors[static_cast<size_t>(layer.outputs[0])].dims;
   std::vector<int32_t> first, second;
-  if (!permutationOf(layer, "first_transpose", static_cast<int32_t>(in.dims.size()), first) ||
-      !permutationOf(layer, "second_transpose", outDims.nbDims, second)) {
+  if (!readShufflePermutation(layer, "first_transpose", static_cast<int32_t>(in.dims.size()), first) ||
+      !readShufflePermutation(layer, "second_transpose", outDims.nbDims, second)) {
     return false;
   }
   Dims reshapedDims = outDims;
@@ -250,7 +226,7 @@ bool isViewLayer(const Context& ctx, const LayerInfo& layer) {
   if (!isStaticShuffle(layer) && !isStaticSlice(layer) && !isSelect(layer)) return false;
   const TensorInfo& in = ctx.graph.tensors[static_cast<size_t>(layer.inputs[0])];
   const TensorInfo& out = ctx.graph.tensors[static_cast<size_t>(layer.outputs[0])];
-  return !in.isShapeTensor && !out.isShapeTensor && in.type == out.type && isStatic(in.dims) && isStatic(out.dims);
+  return !in.isShapeTensor && !out.isShapeTensor && in.type == out.type && isStaticShape(in.dims) && isStaticShape(out.dims);
 }
 
 // Points attention input `index` at the start of the longest chain of view layers that ends in it.
@@ -289,21 +265,21 @@ bool absorbOutput(Graph& graph, const std::vector<std::vector<int32_t>>& readers
   if (attention.outputs.size() != 1 || hasAttentionOutputView(attention.params.attrs)) return false;
   const int32_t out = attention.outputs[0];
   const Dims logical = graph.tensors[static_cast<size_t>(out)].dims;
-  if (isGraphOutput[static_cast<size_t>(out)] || readers[static_cast<size_t>(out)].size() != 1 || !isStatic(logical)) {
+  if (isGraphOutput[static_cast<size_t>(out)] || readers[static_cast<size_t>(out)].size() != 1 || !isStaticShape(logical)) {
     return false;
   }
   LayerInfo& shuffle = graph.layers[static_cast<size_t>(readers[static_cast<size_t>(out)][0])];
   if (&shuffle == &attention || !isStaticShuffle(shuffle)) return false;
   const TensorInfo& physicalInfo = graph.tensors[static_cast<size_t>(shuffle.outputs[0])];
   const Dims physical = physicalInfo.dims;
-  if (!isStatic(physical) || physicalInfo.isShapeTensor ||
+  if (!isStaticShape(physical) || physicalInfo.isShapeTensor ||
       physicalInfo.type != graph.tensors[static_cast<size_t>(out)].type) {
     return false;
   }
   // Undo the shuffle on a contiguous view of its output: second transpose, reshape, first transpose.
   std::vector<int32_t> first, second;
-  if (!permutationOf(shuffle, "first_transpose", logical.nbDims, first) ||
-      !permutationOf(shuffle, "second_transpose", physical.nbDims, second)) {
+  if (!readShufflePermutation(shuffle, "first_transpose", logical.nbDims, first) ||
+      !readShufflePermutation(shuffle, "second_transpose", physical.nbDims, second)) {
     return false;
   }
   Dims transposedLogical = logical;

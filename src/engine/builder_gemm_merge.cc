@@ -15,14 +15,6 @@ namespace {
 constexpr int64_t kNONE = static_cast<int64_t>(MatrixOperation::kNONE);
 constexpr int64_t kTRANSPOSE = static_cast<int64_t>(MatrixOperation::kTRANSPOSE);
 
-bool isStatic(const Dims& d) {
-  if (d.nbDims < 1) return false;
-  for (int32_t i = 0; i < d.nbDims; ++i) {
-    if (d.d[i] < 0) return false;
-  }
-  return true;
-}
-
 struct Sibling {
   size_t layer;
   const WeightsBlob* weights;
@@ -50,7 +42,8 @@ bool describe(const Graph& g, const std::vector<int32_t>& producer, size_t index
   }
   const TensorInfo& out = g.tensors[static_cast<size_t>(layer.outputs[0])];
   const TensorInfo& w = g.tensors[static_cast<size_t>(layer.inputs[1])];
-  if (!isFloatType(out.type) || !isStatic(out.dims) || out.isShapeTensor || w.dims.nbDims != 2 || !isStatic(w.dims)) {
+  if (!isFloatType(out.type) || out.dims.nbDims < 1 || !isStaticShape(out.dims) || out.isShapeTensor ||
+      w.dims.nbDims != 2 || !isStaticShape(w.dims)) {
     return false;
   }
   const int32_t wp = producer[static_cast<size_t>(layer.inputs[1])];
@@ -64,7 +57,7 @@ bool describe(const Graph& g, const std::vector<int32_t>& producer, size_t index
     if (layer.inputs.size() < 3 || layer.inputs[2] < 0) return false;
     const TensorInfo& b = g.tensors[static_cast<size_t>(layer.inputs[2])];
     const int32_t bp = producer[static_cast<size_t>(layer.inputs[2])];
-    if (bp < 0 || !isStatic(b.dims) || volume(b.dims) != s.n) return false;
+    if (bp < 0 || !isStaticShape(b.dims) || volume(b.dims) != s.n) return false;
     s.bias = constantBlob(g.layers[static_cast<size_t>(bp)], b.dims);
     if (s.bias == nullptr) return false;
   }
@@ -120,15 +113,6 @@ WeightsBlob concatBias(const std::vector<Sibling>& group) {
   return WeightsBlob{group[0].bias->type, count, std::move(bytes)};
 }
 
-int32_t addTensor(Graph& g, const std::string& name, DataType type, const Dims& dims) {
-  TensorInfo t;
-  t.name = name;
-  t.type = type;
-  t.dims = dims;
-  g.tensors.push_back(std::move(t));
-  return static_cast<int32_t>(g.tensors.size() - 1);
-}
-
 LayerInfo constantLayer(const std::string& name, const Dims& dims, WeightsBlob blob, int32_t output) {
   LayerInfo c;
   c.params.type = LayerType::kCONSTANT;
@@ -151,7 +135,7 @@ std::vector<LayerInfo> mergedLayers(Graph& g, const std::vector<Sibling>& group)
 
   std::vector<LayerInfo> layers;
   const Dims wDims = transposed ? Dims{total, k} : Dims{k, total};
-  const int32_t wTensor = addTensor(g, base + " weights", group[0].weights->type, wDims);
+  const int32_t wTensor = g.addTensor(base + " weights", group[0].weights->type, wDims);
   layers.push_back(constantLayer(base + " weights", wDims, concatWeights(group, transposed, k), wTensor));
   LayerInfo gemm = first;
   gemm.params.name = base;
@@ -159,14 +143,14 @@ std::vector<LayerInfo> mergedLayers(Graph& g, const std::vector<Sibling>& group)
   gemm.inputs[1] = wTensor;
   if (group[0].bias != nullptr) {
     const Dims bDims{total};
-    const int32_t bTensor = addTensor(g, base + " bias", group[0].bias->type, bDims);
+    const int32_t bTensor = g.addTensor(base + " bias", group[0].bias->type, bDims);
     layers.push_back(constantLayer(base + " bias", bDims, concatBias(group), bTensor));
     gemm.inputs[2] = bTensor;
   }
   const TensorInfo out0 = g.tensors[static_cast<size_t>(first.outputs[0])];
   Dims mergedDims = out0.dims;
   mergedDims.d[mergedDims.nbDims - 1] = total;
-  const int32_t merged = addTensor(g, base + " output", out0.type, mergedDims);
+  const int32_t merged = g.addTensor(base + " output", out0.type, mergedDims);
   gemm.outputs = {merged};
   layers.push_back(std::move(gemm));
 

@@ -4,22 +4,10 @@
 #include <vector>
 
 namespace kiln {
-namespace {
-
-constexpr const char* kFirstTranspose = "first_transpose";
-constexpr const char* kSecondTranspose = "second_transpose";
-constexpr const char* kHasReshape = "has_reshape";
-
-bool isStaticShuffle(const LayerInfo& layer) {
-  return layer.params.type == LayerType::kSHUFFLE && !layer.inputs.empty() && layer.inputs[0] >= 0 &&
-         (layer.inputs.size() < 2 || layer.inputs[1] < 0) && layer.outputs.size() == 1;
-}
-
-bool reshapes(const LayerInfo& layer) { return layer.params.attrs.getInt(kHasReshape, 0) != 0; }
 
 // The first `rank` entries of a stored permutation (identity when absent); false when it is malformed, and
 // the layer is then left alone for shape inference to report.
-bool readPermutation(const LayerInfo& layer, const char* key, int32_t rank, std::vector<int32_t>& perm) {
+bool readShufflePermutation(const LayerInfo& layer, const char* key, int32_t rank, std::vector<int32_t>& perm) {
   perm.resize(static_cast<size_t>(rank));
   for (int32_t i = 0; i < rank; ++i) perm[static_cast<size_t>(i)] = i;
   if (!layer.params.attrs.has(key)) return true;
@@ -34,6 +22,19 @@ bool readPermutation(const LayerInfo& layer, const char* key, int32_t rank, std:
   }
   return true;
 }
+
+namespace {
+
+constexpr const char* kFirstTranspose = "first_transpose";
+constexpr const char* kSecondTranspose = "second_transpose";
+constexpr const char* kHasReshape = "has_reshape";
+
+bool isStaticShuffle(const LayerInfo& layer) {
+  return layer.params.type == LayerType::kSHUFFLE && !layer.inputs.empty() && layer.inputs[0] >= 0 &&
+         (layer.inputs.size() < 2 || layer.inputs[1] < 0) && layer.outputs.size() == 1;
+}
+
+bool reshapes(const LayerInfo& layer) { return layer.params.attrs.getInt(kHasReshape, 0) != 0; }
 
 void writePermutation(LayerInfo& layer, const char* key, const std::vector<int32_t>& perm) {
   std::vector<int64_t> stored(static_cast<size_t>(Dims::kMAX_DIMS));
@@ -53,13 +54,6 @@ std::vector<int32_t> compose(const std::vector<int32_t>& inner, const std::vecto
 bool isIdentity(const std::vector<int32_t>& perm) {
   for (size_t i = 0; i < perm.size(); ++i) {
     if (perm[i] != static_cast<int32_t>(i)) return false;
-  }
-  return true;
-}
-
-bool isStaticDims(const Dims& d) {
-  for (int32_t i = 0; i < d.nbDims; ++i) {
-    if (d.d[i] < 0) return false;
   }
   return true;
 }
@@ -87,9 +81,9 @@ bool isPureReshape(const Graph& graph, const LayerInfo& layer) {
   const Dims& in = graph.tensors[static_cast<size_t>(layer.inputs[0])].dims;
   const Dims& out = graph.tensors[static_cast<size_t>(layer.outputs[0])].dims;
   std::vector<int32_t> first, second;
-  return readPermutation(layer, kFirstTranspose, in.nbDims, first) && isIdentity(first) &&
-         readPermutation(layer, kSecondTranspose, out.nbDims, second) && isIdentity(second) && isStaticDims(in) &&
-         isStaticDims(out) && !graph.tensors[static_cast<size_t>(layer.inputs[0])].isShapeTensor &&
+  return readShufflePermutation(layer, kFirstTranspose, in.nbDims, first) && isIdentity(first) &&
+         readShufflePermutation(layer, kSecondTranspose, out.nbDims, second) && isIdentity(second) && isStaticShape(in) &&
+         isStaticShape(out) && !graph.tensors[static_cast<size_t>(layer.inputs[0])].isShapeTensor &&
          !graph.tensors[static_cast<size_t>(layer.outputs[0])].isShapeTensor;
 }
 
@@ -98,12 +92,12 @@ bool mergePair(const Graph& graph, const LayerInfo& a, LayerInfo& b) {
   const int32_t inRank = graph.tensors[static_cast<size_t>(a.inputs[0])].dims.nbDims;
   const int32_t midRank = graph.tensors[static_cast<size_t>(a.outputs[0])].dims.nbDims;
   std::vector<int32_t> a1, a2, b1, b2;
-  if (!readPermutation(a, kFirstTranspose, inRank, a1) || !readPermutation(a, kSecondTranspose, midRank, a2) ||
-      !readPermutation(b, kFirstTranspose, midRank, b1)) {
+  if (!readShufflePermutation(a, kFirstTranspose, inRank, a1) || !readShufflePermutation(a, kSecondTranspose, midRank, a2) ||
+      !readShufflePermutation(b, kFirstTranspose, midRank, b1)) {
     return false;
   }
   if (!reshapes(b)) {
-    if (!readPermutation(b, kSecondTranspose, midRank, b2)) return false;
+    if (!readShufflePermutation(b, kSecondTranspose, midRank, b2)) return false;
     // b becomes a's first transpose and reshape, then every later transpose as one.
     b.params.attrs = a.params.attrs;
     writePermutation(b, kSecondTranspose, compose(compose(a2, b1), b2));
@@ -129,10 +123,10 @@ bool isIdentityShuffle(const Graph& graph, const LayerInfo& layer) {
   const Dims& in = graph.tensors[static_cast<size_t>(layer.inputs[0])].dims;
   const Dims& out = graph.tensors[static_cast<size_t>(layer.outputs[0])].dims;
   std::vector<int32_t> first, second;
-  if (!readPermutation(layer, kFirstTranspose, in.nbDims, first) || !isIdentity(first)) return false;
-  if (!readPermutation(layer, kSecondTranspose, out.nbDims, second) || !isIdentity(second)) return false;
+  if (!readShufflePermutation(layer, kFirstTranspose, in.nbDims, first) || !isIdentity(first)) return false;
+  if (!readShufflePermutation(layer, kSecondTranspose, out.nbDims, second) || !isIdentity(second)) return false;
   if (!reshapes(layer)) return true;
-  if (!isStaticDims(in) || !isStaticDims(out) || in.nbDims != out.nbDims) return false;
+  if (!isStaticShape(in) || !isStaticShape(out) || in.nbDims != out.nbDims) return false;
   for (int32_t i = 0; i < in.nbDims; ++i) {
     if (in.d[i] != out.d[i]) return false;
   }
@@ -179,15 +173,6 @@ LayerInfo reshapeLayer(const std::string& name, int32_t in, int32_t out, const D
   return r;
 }
 
-int32_t newTensor(Graph& graph, const std::string& name, DataType type, const Dims& dims) {
-  TensorInfo t;
-  t.name = name;
-  t.type = type;
-  t.dims = dims;
-  graph.tensors.push_back(std::move(t));
-  return static_cast<int32_t>(graph.tensors.size() - 1);
-}
-
 // How one reader of a reshape's output moves above the reshape.
 struct SinkStep {
   size_t reader;
@@ -216,7 +201,7 @@ bool planSinkStep(const Graph& graph, const Readers& readers, size_t index, int3
   const int32_t o = reader.inputs[0] == to ? reader.inputs[1] : reader.inputs[0];
   if (o == to) return true;
   const TensorInfo& oi = graph.tensors[static_cast<size_t>(o)];
-  if (oi.isShapeTensor || !isStaticDims(oi.dims)) return false;
+  if (oi.isShapeTensor || !isStaticShape(oi.dims)) return false;
   if (sameDims(oi.dims, toDims)) {
     step.other = o;
     return true;
@@ -262,7 +247,7 @@ bool sinkOneReshape(Graph& graph) {
       LayerInfo moved = graph.layers[steps[i].reader];
       if (steps[i].other >= 0) {
         const TensorInfo other = graph.tensors[static_cast<size_t>(steps[i].other)];
-        const int32_t reshaped = newTensor(graph, other.name + " (reshaped)", other.type, steps[i].otherDims);
+        const int32_t reshaped = graph.addTensor(other.name + " (reshaped)", other.type, steps[i].otherDims);
         replacement[i].push_back(
             reshapeLayer(moved.params.name + " (operand reshape)", steps[i].other, reshaped, steps[i].otherDims));
         replacement[i].back().params.attrs.setInt(kOperandReshape, 1);
@@ -274,7 +259,7 @@ bool sinkOneReshape(Graph& graph) {
         if (t == to) t = from;
       }
       const TensorInfo out = graph.tensors[static_cast<size_t>(moved.outputs[0])];
-      const int32_t result = newTensor(graph, out.name + " (before reshape)", out.type, fromDims);
+      const int32_t result = graph.addTensor(out.name + " (before reshape)", out.type, fromDims);
       LayerInfo after = reshapeLayer(reshapeName + (i == 0 ? "" : " (" + std::to_string(i) + ")"), result,
                                      moved.outputs[0], toDims);
       moved.outputs[0] = result;

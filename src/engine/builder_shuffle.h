@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "engine/graph.h"
 
@@ -24,5 +25,9 @@ int32_t mergeShuffles(Graph& graph);
 // (HF's Conv1D views its output between them), and a reshape that meets its inverse cancels in
 // mergeShuffles. Returns how many moves it made.
 int32_t sinkReshapes(Graph& graph);
+
+// The first `rank` entries of a shuffle's stored permutation `key` ("first_transpose", "second_transpose"),
+// the identity when absent; false when malformed (the layer is then left for shape inference to report).
+bool readShufflePermutation(const LayerInfo& layer, const char* key, int32_t rank, std::vector<int32_t>& perm);
 
 }  // namespace kiln

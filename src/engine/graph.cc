@@ -12,6 +12,15 @@ std::vector<int32_t> Graph::producers() const {
   return result;
 }
 
+int32_t Graph::addTensor(std::string name, DataType type, const Dims& dims) {
+  TensorInfo t;
+  t.name = std::move(name);
+  t.type = type;
+  t.dims = dims;
+  tensors.push_back(std::move(t));
+  return static_cast<int32_t>(tensors.size() - 1);
+}
+
 int32_t Graph::findTensor(const std::string& name) const {
   for (size_t i = 0; i < tensors.size(); ++i) {
     if (tensors[i].name == name) return static_cast<int32_t>(i);

@@ -36,6 +36,9 @@ struct LayerInfo {
   DataType precision = DataType::kFLOAT;
 };
 
+// Every extent known (no -1) and a valid rank.
+inline bool isStaticShape(const Dims& d) { return d.nbDims >= 0 && !hasDynamicExtent(d); }
+
 struct Graph {
   std::vector<TensorInfo> tensors;
   std::vector<LayerInfo> layers;
@@ -44,6 +47,8 @@ struct Graph {
 
   // Index of the layer producing each tensor (-1 for network inputs).
   std::vector<int32_t> producers() const;
+  // Appends a tensor (for builder passes) and returns its index.
+  int32_t addTensor(std::string name, DataType type, const Dims& dims);
   int32_t findTensor(const std::string& name) const;  // -1 if absent
 };
 
