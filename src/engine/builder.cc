@@ -285,6 +285,7 @@ StatusOr<std::unique_ptr<HostMemory>> Builder::buildSerializedNetwork(NetworkDef
       }
     }
   }
+  sortLayersTopologically(graph);
   markHostEvaluatedLayers(graph);
   compactTensors(graph);
   report_.layersAfter = static_cast<int32_t>(graph.layers.size());

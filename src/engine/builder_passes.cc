@@ -1,6 +1,8 @@
 #include "engine/builder_passes.h"
 
+#include <functional>
 #include <map>
+#include <queue>
 #include <set>
 
 #include "engine/backends/cpu/cpu_kernels.h"
@@ -234,6 +236,40 @@ void markHostEvaluatedLayers(Graph& graph) {
     for (int32_t t : layer.outputs) allShape = allShape && graph.tensors[static_cast<size_t>(t)].isShapeTensor;
     layer.hostEvaluated = allShape;
   }
+}
+
+void sortLayersTopologically(Graph& graph) {
+  const size_t n = graph.layers.size();
+  const std::vector<int32_t> producer = graph.producers();
+  std::vector<std::vector<size_t>> dependents(n);
+  std::vector<int32_t> waiting(n, 0);
+  for (size_t l = 0; l < n; ++l) {
+    for (int32_t t : graph.layers[l].inputs) {
+      if (t < 0 || producer[static_cast<size_t>(t)] < 0) continue;
+      dependents[static_cast<size_t>(producer[static_cast<size_t>(t)])].push_back(l);
+      ++waiting[l];
+    }
+  }
+  // Kahn's algorithm, always taking the earliest ready layer: an ordered graph comes out unchanged.
+  std::priority_queue<size_t, std::vector<size_t>, std::greater<>> ready;
+  for (size_t l = 0; l < n; ++l) {
+    if (waiting[l] == 0) ready.push(l);
+  }
+  std::vector<size_t> order;
+  order.reserve(n);
+  while (!ready.empty()) {
+    const size_t l = ready.top();
+    ready.pop();
+    order.push_back(l);
+    for (size_t d : dependents[l]) {
+      if (--waiting[d] == 0) ready.push(d);
+    }
+  }
+  if (order.size() != n) return;  // a cycle: left for the plan's validation to report
+  std::vector<LayerInfo> sorted;
+  sorted.reserve(n);
+  for (size_t l : order) sorted.push_back(std::move(graph.layers[l]));
+  graph.layers = std::move(sorted);
 }
 
 void compactTensors(Graph& graph) {

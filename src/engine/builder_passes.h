@@ -32,4 +32,9 @@ void markHostEvaluatedLayers(Graph& graph);
 // Compacts the tensor table, dropping tensors no layer or graph I/O references.
 void compactTensors(Graph& graph);
 
+// Restores a topological order where fusions left a layer before the producer of an input it took over (a
+// fused bias whose constant the converter defined after the GEMM): layers move only as far as they must,
+// otherwise keeping their order.
+void sortLayersTopologically(Graph& graph);
+
 }  // namespace kiln

@@ -243,14 +243,19 @@ bool sinkOneReshape(Graph& graph) {
     const Dims toDims = graph.tensors[static_cast<size_t>(to)].dims;
     const std::string reshapeName = reshape.params.name;
     std::vector<std::vector<LayerInfo>> replacement(steps.size());
+    // Operand reshapes go right after their operand's producer (first when it has none), so that a GEMM
+    // computed between the two can still take the operand as its fused residual.
+    const std::vector<int32_t> producer = graph.producers();
+    std::vector<std::pair<int32_t, LayerInfo>> operandReshapes;
     for (size_t i = 0; i < steps.size(); ++i) {
       LayerInfo moved = graph.layers[steps[i].reader];
       if (steps[i].other >= 0) {
         const TensorInfo other = graph.tensors[static_cast<size_t>(steps[i].other)];
         const int32_t reshaped = graph.addTensor(other.name + " (reshaped)", other.type, steps[i].otherDims);
-        replacement[i].push_back(
+        operandReshapes.emplace_back(
+            producer[static_cast<size_t>(steps[i].other)],
             reshapeLayer(moved.params.name + " (operand reshape)", steps[i].other, reshaped, steps[i].otherDims));
-        replacement[i].back().params.attrs.setInt(kOperandReshape, 1);
+        operandReshapes.back().second.params.attrs.setInt(kOperandReshape, 1);
         for (int32_t& t : moved.inputs) {
           if (t == steps[i].other) t = reshaped;
         }
@@ -268,6 +273,12 @@ bool sinkOneReshape(Graph& graph) {
     }
     std::vector<LayerInfo> layers;
     layers.reserve(graph.layers.size() + 3 * steps.size());
+    const auto placeOperandReshapes = [&](int32_t after) {
+      for (auto& [p, r] : operandReshapes) {
+        if (p == after) layers.push_back(std::move(r));
+      }
+    };
+    placeOperandReshapes(-1);
     for (size_t i = 0; i < graph.layers.size(); ++i) {
       if (i == l) continue;  // the old reshape: nothing reads its output any more
       bool replaced = false;
@@ -277,6 +288,7 @@ bool sinkOneReshape(Graph& graph) {
         replaced = true;
       }
       if (!replaced) layers.push_back(std::move(graph.layers[i]));
+      placeOperandReshapes(static_cast<int32_t>(i));
     }
     graph.layers = std::move(layers);
     return true;

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "engine/builder_fusion.h"
+#include "engine/builder_passes.h"
 #include "engine/network_impl.h"
 #include "test_helpers.h"
 
@@ -307,6 +308,36 @@ TEST(Fusion, WrittenOutTanhGeluBecomesTheGemmEpilogue) {
       EXPECT_NEAR(got[static_cast<size_t>(i * 24 + j)], expected, 1e-4) << i << "," << j;
     }
   }
+}
+
+TEST(Fusion, FusedBiasDefinedAfterTheGemmIsSortedBeforeIt) {
+  // The bias constant comes after the matmul in the network; once fused, the matmul reads it, so the layers
+  // are reordered (and an ordered graph is left as it is).
+  std::vector<float> w(512, 0.5f), b(32, 0.25f);
+  Builder builder;
+  auto net = builder.createNetworkV2(kSTRONG);
+  ITensor* a = net->addInput("a", DataType::kFLOAT, Dims{8, 16});
+  ITensor* weight = net->addConstant(Dims{16, 32}, Weights{DataType::kFLOAT, w.data(), 512})->getOutput(0);
+  ITensor* mm = net->addMatrixMultiply(*a, MatrixOperation::kNONE, *weight, MatrixOperation::kNONE)->getOutput(0);
+  ITensor* bias = net->addConstant(Dims{1, 32}, Weights{DataType::kFLOAT, b.data(), 32})->getOutput(0);
+  net->markOutput(*net->addElementWise(*mm, *bias, ElementWiseOperation::kSUM)->getOutput(0));
+  StatusOr<Graph> g = graphOf(*net);
+  ASSERT_TRUE(g.isOk()) << g.status().toString();
+  EXPECT_EQ(fuseEpilogues(g.value()), 1);
+  sortLayersTopologically(g.value());
+  std::vector<bool> defined(g.value().tensors.size(), false);
+  for (int32_t t : g.value().inputs) defined[static_cast<size_t>(t)] = true;
+  for (const LayerInfo& l : g.value().layers) {
+    for (int32_t t : l.inputs) EXPECT_TRUE(t < 0 || defined[static_cast<size_t>(t)]) << l.params.name;
+    for (int32_t t : l.outputs) defined[static_cast<size_t>(t)] = true;
+  }
+  const std::vector<std::string> before = [&] {
+    std::vector<std::string> names;
+    for (const LayerInfo& l : g.value().layers) names.push_back(l.params.name);
+    return names;
+  }();
+  sortLayersTopologically(g.value());
+  for (size_t i = 0; i < before.size(); ++i) EXPECT_EQ(g.value().layers[i].params.name, before[i]);
 }
 
 TEST(Fusion, BroadcastingAddIsNotAnEpilogue) {
