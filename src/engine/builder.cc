@@ -266,6 +266,7 @@ StatusOr<std::unique_ptr<HostMemory>> Builder::buildSerializedNetwork(NetworkDef
     report_.constantsFolded += refolded;
   }
   report_.layersFused += mergeShuffles(graph);
+  if (attentionViewsEnabled() && moveShufflesAcrossGemms(graph) > 0) report_.layersFused += mergeShuffles(graph);
   // After the layout pass, which turns ConvNeXt's permutes between its linears and layer scales into nothing.
   report_.layersFused += foldColumnScaleIntoGemm(graph);
   if (backend->kind() == BackendKind::kCUDA) {

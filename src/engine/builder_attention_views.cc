@@ -260,43 +260,68 @@ bool absorbInput(const Context& ctx, LayerInfo& attention, int32_t index) {
 }
 
 // Lets the attention write straight into the output of the shuffle that alone reads its output.
+// The view of a shuffle's input in the memory of its output, given the view of its output (`out`): the
+// second transpose, the reshape and the first transpose undone.
+bool undoShuffle(const Graph& graph, const LayerInfo& shuffle, const View& out, View& in) {
+  const Dims& inDims = graph.tensors[static_cast<size_t>(shuffle.inputs[0])].dims;
+  const Dims& outDims = graph.tensors[static_cast<size_t>(shuffle.outputs[0])].dims;
+  std::vector<int32_t> first, second;
+  if (!readShufflePermutation(shuffle, "first_transpose", inDims.nbDims, first) ||
+      !readShufflePermutation(shuffle, "second_transpose", outDims.nbDims, second)) {
+    return false;
+  }
+  Dims transposedIn = inDims;
+  for (int32_t i = 0; i < inDims.nbDims; ++i) transposedIn.d[i] = inDims.d[first[static_cast<size_t>(i)]];
+  View t;
+  if (!reshaped(permuted(out, inverse(second)), transposedIn, t)) return false;
+  in = permuted(t, inverse(first));
+  return hasDims(in, inDims);
+}
+
+// Lets the attention write straight into the output of the chain of shuffles (each the sole reader of the
+// one before) that follows it; the longest chain whose layout is one strided view wins.
 bool absorbOutput(Graph& graph, const std::vector<std::vector<int32_t>>& readers,
                   const std::vector<bool>& isGraphOutput, LayerInfo& attention) {
   if (attention.outputs.size() != 1 || hasAttentionOutputView(attention.params.attrs)) return false;
   const int32_t out = attention.outputs[0];
-  const Dims logical = graph.tensors[static_cast<size_t>(out)].dims;
-  if (isGraphOutput[static_cast<size_t>(out)] || readers[static_cast<size_t>(out)].size() != 1 || !isStaticShape(logical)) {
-    return false;
+  const TensorInfo logicalInfo = graph.tensors[static_cast<size_t>(out)];
+  const Dims logical = logicalInfo.dims;
+  if (!isStaticShape(logical)) return false;
+  std::vector<size_t> chain;
+  for (int32_t t = out; chain.size() < 4;) {
+    if (isGraphOutput[static_cast<size_t>(t)] || readers[static_cast<size_t>(t)].size() != 1) break;
+    const auto r = static_cast<size_t>(readers[static_cast<size_t>(t)][0]);
+    const LayerInfo& next = graph.layers[r];
+    if (&next == &attention || !isStaticShuffle(next)) break;
+    const TensorInfo& o = graph.tensors[static_cast<size_t>(next.outputs[0])];
+    if (!isStaticShape(o.dims) || o.isShapeTensor || o.type != logicalInfo.type) break;
+    chain.push_back(r);
+    t = next.outputs[0];
   }
-  LayerInfo& shuffle = graph.layers[static_cast<size_t>(readers[static_cast<size_t>(out)][0])];
-  if (&shuffle == &attention || !isStaticShuffle(shuffle)) return false;
-  const TensorInfo& physicalInfo = graph.tensors[static_cast<size_t>(shuffle.outputs[0])];
-  const Dims physical = physicalInfo.dims;
-  if (!isStaticShape(physical) || physicalInfo.isShapeTensor ||
-      physicalInfo.type != graph.tensors[static_cast<size_t>(out)].type) {
-    return false;
+  for (size_t length = chain.size(); length > 0; --length) {
+    const Dims physical = graph.tensors[static_cast<size_t>(graph.layers[chain[length - 1]].outputs[0])].dims;
+    View v = contiguous(physical);
+    bool ok = true;
+    for (size_t i = length; i-- > 0 && ok;) {
+      View in;
+      ok = undoShuffle(graph, graph.layers[chain[i]], v, in);
+      v = std::move(in);
+    }
+    AttentionOperand written;
+    if (!ok || !hasDims(v, logical) || !toOperand(v, written)) continue;
+    written.offset = 0;
+    Attributes attrs = attention.params.attrs;
+    setAttentionOutputView(attrs, written, physical);
+    if (!attentionOutputOperand(attrs, logical).isOk()) continue;
+    attention.params.attrs = std::move(attrs);
+    attention.outputs[0] = graph.layers[chain[length - 1]].outputs[0];
+    for (size_t i = 0; i < length; ++i) {
+      graph.layers[chain[i]].outputs.clear();  // dead now: the elimination below drops them
+      graph.layers[chain[i]].inputs.clear();
+    }
+    return true;
   }
-  // Undo the shuffle on a contiguous view of its output: second transpose, reshape, first transpose.
-  std::vector<int32_t> first, second;
-  if (!readShufflePermutation(shuffle, "first_transpose", logical.nbDims, first) ||
-      !readShufflePermutation(shuffle, "second_transpose", physical.nbDims, second)) {
-    return false;
-  }
-  Dims transposedLogical = logical;
-  for (int32_t i = 0; i < logical.nbDims; ++i) transposedLogical.d[i] = logical.d[first[static_cast<size_t>(i)]];
-  View t;
-  if (!reshaped(permuted(contiguous(physical), inverse(second)), transposedLogical, t)) return false;
-  const View v = permuted(t, inverse(first));
-  AttentionOperand written;
-  if (!hasDims(v, logical) || !toOperand(v, written)) return false;
-  Attributes attrs = attention.params.attrs;
-  setAttentionOutputView(attrs, written, physical);
-  if (!attentionOutputOperand(attrs, logical).isOk()) return false;
-  attention.params.attrs = std::move(attrs);
-  attention.outputs[0] = shuffle.outputs[0];
-  shuffle.outputs.clear();  // dead now: the elimination below drops it
-  shuffle.inputs.clear();
-  return true;
+  return false;
 }
 
 }  // namespace

@@ -26,6 +26,12 @@ int32_t mergeShuffles(Graph& graph);
 // mergeShuffles. Returns how many moves it made.
 int32_t sinkReshapes(Graph& graph);
 
+// Moves shuffles that only permute or regroup leading dims across row-wise GEMMs (x @ W, W 2-D, plus a
+// per-column bias) toward an attention layer that reads or produces them through views: a transpose before an
+// input projection sinks below it, a shuffle after an output projection rises above it. The attention then
+// absorbs them (builder_attention_views.h). Static shapes. Returns how many moves it made.
+int32_t moveShufflesAcrossGemms(Graph& graph);
+
 // The first `rank` entries of a shuffle's stored permutation `key` ("first_transpose", "second_transpose"),
 // the identity when absent; false when malformed (the layer is then left for shape inference to report).
 bool readShufflePermutation(const LayerInfo& layer, const char* key, int32_t rank, std::vector<int32_t>& perm);

@@ -97,6 +97,41 @@ void vitStyle(NetworkDefinition& net, const std::vector<ITensor*>& in) {
   net.markOutput(*net.addActivation(*shuffle(net, *attention, &rows, &back), ActivationType::kRELU)->getOutput(0));
 }
 
+// x W^T + b with weights of x's type (the networks are strongly typed).
+ITensor* linear(NetworkDefinition& net, ITensor& x, int64_t in, int64_t out, uint64_t seed) {
+  const DataType type = x.getType();
+  const HostTensor w = randomTensor(type, Dims{out, in}, seed, -0.3, 0.3);
+  const HostTensor b = randomTensor(type, Dims{out}, seed + 1);
+  ITensor* wt = net.addConstant(Dims{out, in}, Weights{type, w.data(), out * in})->getOutput(0);
+  ITensor* bt = net.addConstant(Dims{out}, Weights{type, b.data(), out})->getOutput(0);
+  ITensor* y = net.addMatrixMultiply(x, MatrixOperation::kNONE, *wt, MatrixOperation::kTRANSPOSE)->getOutput(0);
+  return net.addElementWise(*y, *bt, ElementWiseOperation::kSUM)->getOutput(0);
+}
+
+// A whole nn.MultiheadAttention block with batch_first=True (ViT): x [B, S, E] is transposed to [S, B, E] for
+// the input projection, and the output projection's [S*B, E] result is viewed [S, B, E] and transposed back,
+// then added to x.
+void mhaBlock(NetworkDefinition& net, const std::vector<ITensor*>& in) {
+  const Permutation swap01 = perm({1, 0, 2});
+  ITensor* packed = linear(net, *shuffle(net, *in[0], nullptr, &swap01), E, 3 * E, 21);
+  const Dims unflat{S, B, 3, E};
+  const Permutation toFront = perm({2, 0, 1, 3});
+  ITensor* heads[3];
+  for (int32_t i = 0; i < 3; ++i) {
+    const Dims seqHeads{S, B * H, D};
+    const Dims split{B, H, S, D};
+    ITensor* x = shuffle(net, *select(net, *shuffle(net, *packed, &unflat, nullptr, &toFront), 0, i), &seqHeads, nullptr);
+    heads[i] = shuffle(net, *shuffle(net, *x, nullptr, &swap01), &split, nullptr);
+  }
+  ITensor* attention = net.addAttention(*heads[0], *heads[1], *heads[2])->getOutput(0);
+  const Permutation back = perm({2, 0, 1, 3});
+  const Dims rows{S * B, E};
+  ITensor* projected = linear(net, *shuffle(net, *attention, &rows, &back), E, E, 23);
+  const Dims seqFirst{S, B, E};
+  ITensor* batchFirst = shuffle(net, *projected, &seqFirst, nullptr, &swap01);
+  net.markOutput(*net.addElementWise(*in[0], *batchFirst, ElementWiseOperation::kSUM)->getOutput(0));
+}
+
 int32_t countType(const Graph& g, LayerType type) {
   int32_t n = 0;
   for (const LayerInfo& l : g.layers) n += l.params.type == type ? 1 : 0;
@@ -219,6 +254,21 @@ TEST(AttentionViews, TransformerSizedHeadsComputeTheSameValues) {
       net.markOutput(*net.addActivation(*out, ActivationType::kRELU)->getOutput(0));
     };
     expectSameWithAndWithoutViews(define, {{"qkv", randomTensor(DataType::kHALF, Dims{b, s, 3 * e + 4}, 7)}});
+  }
+}
+
+TEST(AttentionViews, MultiheadAttentionBlockKeepsNoCopies) {
+  Graph g = passedGraph(mhaBlock, {{"x", Dims{B, S, E}}});
+  EXPECT_GT(moveShufflesAcrossGemms(g), 0);
+  mergeShuffles(g);
+  EXPECT_GT(absorbAttentionViews(g), 0);
+  // The transposes around the projections moved next to the attention, which absorbed them.
+  EXPECT_EQ(countType(g, LayerType::kSHUFFLE), 0);
+  EXPECT_EQ(countType(g, LayerType::kGATHER), 0);
+  EXPECT_TRUE(hasAttentionOutputView(attentionOf(g).params.attrs));
+  for (DataType type : {DataType::kFLOAT, DataType::kHALF}) {
+    SCOPED_TRACE(dataTypeName(type));
+    expectSameWithAndWithoutViews(mhaBlock, {{"x", randomTensor(type, Dims{B, S, E}, 8)}});
   }
 }
 
