@@ -10,6 +10,7 @@
 #include "engine/builder_gemm_merge.h"
 #include "engine/builder_layout.h"
 #include "engine/builder_passes.h"
+#include "engine/builder_patch_conv.h"
 #include "engine/builder_pointwise_fusion.h"
 #include "engine/builder_shuffle.h"
 #include "engine/memory_planner.h"
@@ -259,6 +260,8 @@ StatusOr<std::unique_ptr<HostMemory>> Builder::buildSerializedNetwork(NetworkDef
   }
   removeRedundantCasts(graph);
   report_.layersFused = foldChannelAffineIntoConvolution(graph);
+  // Before the layout pass, which would otherwise keep the patch embedding a (channels-last) convolution.
+  if (patchConvolutionsEnabled()) convertPatchConvolutions(graph);
   chooseLayoutForBackend(graph, *backend, report_);
   if (sinkReshapes(graph) > 0) {
     // Sinking reshapes a constant operand now and then (a scalar of higher rank): make those constants again.

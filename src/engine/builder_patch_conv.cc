@@ -13,6 +13,11 @@ namespace {
 
 // Below this many output maps or patch elements the product is too thin for a GEMM to beat the convolution.
 constexpr int64_t kMIN_GEMM_EXTENT = 64;
+// A patch embedding cuts an image into big patches (ViT: 16x16). Inside a CNN, kernel == stride convolutions
+// are 1x1 pointwise layers and 2x2 downsamplers (ConvNeXt) with many channels: rewritten, each would pay a
+// transpose of its input and of its output, which their convolution kernels (NHWC under the layout pass,
+// with fused epilogues) do not.
+constexpr int64_t kMIN_PATCH_AREA = 16;
 
 // A convolution the pass rewrites: input [n, c, h, w], kernel (and stride) [p, q], k output maps.
 struct PatchConv {
@@ -66,7 +71,7 @@ bool describe(const Graph& g, const LayerInfo& conv, PatchConv& s) {
   s.type = x.type;
   // Zero padding and whole patches: every padding mode then gives exactly H/p x W/q outputs (checked).
   if (s.h % s.p != 0 || s.w % s.q != 0 || y.dims != Dims{s.n, s.k, s.h / s.p, s.w / s.q}) return false;
-  if (s.k < kMIN_GEMM_EXTENT || s.c * s.p * s.q < kMIN_GEMM_EXTENT) return false;
+  if (s.k < kMIN_GEMM_EXTENT || s.c * s.p * s.q < kMIN_GEMM_EXTENT || s.p * s.q < kMIN_PATCH_AREA) return false;
   s.kernel = a.getWeights("kernel");
   s.bias = a.getWeights("bias");
   if (s.bias != nullptr && s.bias->count == 0) s.bias = nullptr;
@@ -84,7 +89,7 @@ float valueAt(const WeightsBlob& blob, int64_t i) {
 // The weights in the activation type, which the matrix multiply and the bias add require of their operands.
 // Shared as they are when they already have it (the [K, C, p, q] kernel is the [K, C*p*q] matrix row for
 // row); converted otherwise (a weakly typed network keeps float32 weights for a float16 convolution, whose
-// kernels round them to float16 the same way when they load them).
+// CUDA kernels round the kernel to float16 the same way when they load it).
 WeightsBlob inType(const WeightsBlob& blob, DataType type) {
   const int64_t bytes = blob.count * dataTypeSize(type);
   if (blob.type == type && blob.byteSize() == bytes) return blob;

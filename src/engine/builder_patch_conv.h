@@ -4,7 +4,8 @@
 // input element exactly once: the convolution is a rearrangement of the input followed by a
 // [N*(H/p)*(W/q), C*p*q] x [C*p*q, K] product. On the H100, cuDNN runs ViT-B/16's in 0.77 ms (10% of the
 // model) although the GEMM is 7.4 GFLOP (about 20 us). Any backend; the result differs from the
-// convolution's by summation order only.
+// convolution's by summation order, and for a float16/bfloat16 convolution with float32 weights by their
+// rounding to its type (which its CUDA kernels do to the kernel too, not to the bias).
 #pragma once
 
 #include <cstdint>
@@ -21,9 +22,9 @@ namespace kiln {
 //   matrix multiply by the constant kernel [K, C*p*q] (operation kTRANSPOSE) -> [N, (H/p)*(W/q), K]
 //   elementwise kSUM of the constant bias [1, K] (when there is one; the CUDA epilogue fusion absorbs it)
 //   shuffle:  transpose to [N, K, (H/p)*(W/q)], reshape [N, K, H/p, W/q] -> the convolution's output tensor,
-// with the weights in the activation type. Only where the GEMM is worth it: K >= 64 output maps and
-// C*p*q >= 64. The new layers take the convolution's place, so the order stays topological. Returns how many
-// convolutions were rewritten.
+// with the weights in the activation type. Only where the GEMM is worth it: K >= 64 output maps,
+// C*p*q >= 64, and patches of at least 16 pixels (not a CNN's 1x1 or 2x2 layers). The new layers take the
+// convolution's place, so the order stays topological. Returns how many convolutions were rewritten.
 int32_t convertPatchConvolutions(Graph& graph);
 
 // On unless KILN_PATCH_GEMM=0 (to compare).

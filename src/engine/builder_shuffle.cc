@@ -104,18 +104,44 @@ bool mergePair(const Graph& graph, const LayerInfo& a, LayerInfo& b) {
   } else if (!reshapes(a)) {
     if (inRank != midRank) return false;
     writePermutation(b, kFirstTranspose, compose(compose(a1, a2), b1));
-  } else if (isPureReshape(graph, a) && isPureReshape(graph, b)) {
-    // Reshape of a reshape: one reshape to b's (static) dims; b's placeholders referred to a's output, so the
-    // dims are written out.
+  } else if (isIdentity(a2) && isIdentity(b1)) {
+    // Both reshape, with nothing between the two reshapes: a's first transpose, one reshape to b's reshaped
+    // dims (written out, static: b's placeholders referred to a's output), b's second transpose.
     const Dims& out = graph.tensors[static_cast<size_t>(b.outputs[0])].dims;
-    b.params.attrs.setInts("reshape", std::vector<int64_t>(out.d, out.d + out.nbDims));
+    if (!isStaticShape(out) || !readShufflePermutation(b, kSecondTranspose, out.nbDims, b2)) return false;
+    Dims reshaped = out;
+    for (int32_t i = 0; i < out.nbDims; ++i) reshaped.d[b2[static_cast<size_t>(i)]] = out.d[i];
+    b.params.attrs.setInts("reshape", std::vector<int64_t>(reshaped.d, reshaped.d + reshaped.nbDims));
     b.params.attrs.setInt("zero_is_placeholder", 0);
     b.params.attrs.erase(kOperandReshape);
+    writePermutation(b, kFirstTranspose, a1);
   } else {
     return false;
   }
   b.inputs[0] = a.inputs[0];
   return true;
+}
+
+// A reshape to the dims the first transpose already gives does nothing: the shuffle is then two transposes,
+// which compose into one.
+void dropNoOpReshape(const Graph& graph, LayerInfo& layer) {
+  if (!reshapes(layer)) return;
+  const Dims& in = graph.tensors[static_cast<size_t>(layer.inputs[0])].dims;
+  const Dims& out = graph.tensors[static_cast<size_t>(layer.outputs[0])].dims;
+  std::vector<int32_t> first, second;
+  if (!isStaticShape(in) || !isStaticShape(out) || in.nbDims != out.nbDims ||
+      !readShufflePermutation(layer, kFirstTranspose, in.nbDims, first) ||
+      !readShufflePermutation(layer, kSecondTranspose, out.nbDims, second)) {
+    return;
+  }
+  for (int32_t i = 0; i < out.nbDims; ++i) {
+    // Reshaped dim second[i] is output dim i; the transposed input dim there is in[first[second[i]]].
+    if (out.d[i] != in.d[first[static_cast<size_t>(second[static_cast<size_t>(i)])]]) return;
+  }
+  layer.params.attrs.setInt(kHasReshape, 0);
+  layer.params.attrs.erase("reshape");
+  writePermutation(layer, kFirstTranspose, compose(first, second));
+  writePermutation(layer, kSecondTranspose, std::vector<int32_t>());
 }
 
 // Whether the shuffle's output is its input, element for element.
@@ -315,8 +341,10 @@ int32_t removeIdentityShuffles(Graph& graph) {
   int32_t count = 0;
   const Readers readers(graph);
   for (size_t l = 0; l < graph.layers.size(); ++l) {
+    if (!isStaticShuffle(graph.layers[l])) continue;
+    dropNoOpReshape(graph, graph.layers[l]);
     const LayerInfo& layer = graph.layers[l];
-    if (!isStaticShuffle(layer) || !isIdentityShuffle(graph, layer)) continue;
+    if (!isIdentityShuffle(graph, layer)) continue;
     const int32_t in = layer.inputs[0];
     const int32_t out = layer.outputs[0];
     if (readers.isOutput[static_cast<size_t>(out)] || graph.tensors[static_cast<size_t>(out)].isShapeTensor ||
