@@ -274,7 +274,10 @@ StatusOr<std::unique_ptr<HostMemory>> Builder::buildSerializedNetwork(NetworkDef
   report_.layersFused += foldColumnScaleIntoGemm(graph);
   if (backend->kind() == BackendKind::kCUDA) {
     report_.layersFused += fuseEpilogues(graph);
-    eliminateDeadLayers(graph);  // scalar constants of fused-away chains
+    // A fused bias may come from a constant defined after its GEMM: order first, since dead-layer elimination
+    // (here, for the scalar constants of fused-away chains, and in the passes below) walks the order backwards.
+    sortLayersTopologically(graph);
+    eliminateDeadLayers(graph);
   }
   if (gemmMergeEnabled()) report_.layersFused += mergeSiblingGemms(graph);
   if (attentionViewsEnabled()) report_.layersFused += absorbAttentionViews(graph);

@@ -5,8 +5,10 @@
 #include <cstdlib>
 #include <vector>
 
+#include "engine/builder_attention_views.h"
 #include "engine/builder_fusion.h"
 #include "engine/builder_gemm_merge.h"
+#include "engine/builder_passes.h"
 #include "engine/network_impl.h"
 #include "test_helpers.h"
 
@@ -94,6 +96,25 @@ TEST(GemmMerge, ProjectionsThatFeedNoAttentionStayApart) {
   Graph g = graphOf(define);
   fuseEpilogues(g);
   EXPECT_EQ(mergeSiblingGemms(g), 0);
+}
+
+TEST(GemmMerge, BiasConstantsDefinedAfterTheirGemmsSurviveTheCudaPassOrder) {
+  // linear() defines each bias after its GEMM. Once fused, the GEMM reads the later constant: the builder
+  // sorts before any dead-layer elimination, which walks the order backwards and would drop the constant.
+  Graph g = graphOf(projections);
+  fuseEpilogues(g);
+  sortLayersTopologically(g);
+  eliminateDeadLayers(g);
+  EXPECT_EQ(mergeSiblingGemms(g), 2);
+  EXPECT_GT(absorbAttentionViews(g), 0);
+  EXPECT_EQ(countType(g, LayerType::kMATRIX_MULTIPLY), 2);
+  EXPECT_EQ(countType(g, LayerType::kSLICE), 0);  // the attention reads the merged GEMM's output through views
+  std::vector<bool> defined(g.tensors.size(), false);
+  for (int32_t t : g.inputs) defined[static_cast<size_t>(t)] = true;
+  for (const LayerInfo& l : g.layers) {
+    for (int32_t t : l.inputs) EXPECT_TRUE(t < 0 || defined[static_cast<size_t>(t)]) << l.params.name << " reads " << t;
+    for (int32_t t : l.outputs) defined[static_cast<size_t>(t)] = true;
+  }
 }
 
 TEST(GemmMerge, MergedNetworkComputesTheSameValues) {
