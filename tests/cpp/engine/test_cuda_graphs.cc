@@ -26,9 +26,9 @@ class GraphReplay : public ::testing::Test {
     ITensor* z = net->addElementWise(*y, *x, ElementWiseOperation::kSUM)->getOutput(0);  // relu(x) + x
     net->markOutput(*z);
     auto profile = builder.createOptimizationProfile();
-    profile->setDimensions("x", OptProfileSelector::kMIN, Dims{1, 4});
-    profile->setDimensions("x", OptProfileSelector::kOPT, Dims{2, 4});
-    profile->setDimensions("x", OptProfileSelector::kMAX, Dims{8, 4});
+    ASSERT_TRUE(profile->setDimensions("x", OptProfileSelector::kMIN, Dims{1, 4}).isOk());
+    ASSERT_TRUE(profile->setDimensions("x", OptProfileSelector::kOPT, Dims{2, 4}).isOk());
+    ASSERT_TRUE(profile->setDimensions("x", OptProfileSelector::kMAX, Dims{8, 4}).isOk());
     auto config = builder.createBuilderConfig();
     config->setBackend(testBackend());
     config->addOptimizationProfile(profile.get());
