@@ -1,8 +1,6 @@
 #include "engine/builder_attention_views.h"
 
 #include <algorithm>
-#include <cstdlib>
-#include <cstring>
 #include <memory>
 #include <vector>
 
@@ -346,9 +344,6 @@ int32_t absorbAttentionViews(Graph& graph) {
   return changed ? eliminateDeadLayers(graph) : 0;
 }
 
-bool attentionViewsEnabled() {
-  const char* env = std::getenv("KILN_ATTENTION_VIEWS");
-  return env == nullptr || std::strcmp(env, "0") != 0;
-}
+bool attentionViewsEnabled() { return !envSwitchedOff("KILN_ATTENTION_VIEWS"); }
 
 }  // namespace kiln

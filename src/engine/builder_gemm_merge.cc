@@ -1,6 +1,5 @@
 #include "engine/builder_gemm_merge.h"
 
-#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -197,10 +196,7 @@ bool feedsAttention(const Graph& g, const std::vector<std::vector<int32_t>>& rea
 
 }  // namespace
 
-bool gemmMergeEnabled() {
-  const char* env = std::getenv("KILN_MERGE_GEMMS");
-  return env == nullptr || std::strcmp(env, "0") != 0;
-}
+bool gemmMergeEnabled() { return !envSwitchedOff("KILN_MERGE_GEMMS"); }
 
 int32_t mergeSiblingGemms(Graph& g) {
   const std::vector<int32_t> producer = g.producers();

@@ -1,5 +1,7 @@
 #include "engine/builder_passes.h"
 
+#include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <queue>
@@ -10,6 +12,11 @@
 #include "engine/shape_resolution.h"
 
 namespace kiln {
+
+bool envSwitchedOff(const char* name) {
+  const char* value = std::getenv(name);
+  return value != nullptr && std::strcmp(value, "0") == 0;
+}
 
 int32_t eliminateDeadLayers(Graph& graph) {
   std::vector<bool> needed(graph.tensors.size(), false);

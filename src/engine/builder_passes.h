@@ -12,6 +12,9 @@
 
 namespace kiln {
 
+// Whether environment variable `name` is set to "0" (the builder's switches for comparing a pass on and off).
+bool envSwitchedOff(const char* name);
+
 // Drops layers whose outputs no graph output needs. Returns how many were removed.
 int32_t eliminateDeadLayers(Graph& graph);
 

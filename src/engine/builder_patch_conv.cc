@@ -1,11 +1,11 @@
 #include "engine/builder_patch_conv.h"
 
-#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "engine/builder_passes.h"
 #include "util/half.h"
 
 namespace kiln {
@@ -197,10 +197,7 @@ std::vector<LayerInfo> patchGemmLayers(Graph& g, const LayerInfo& conv, const Pa
 
 }  // namespace
 
-bool patchConvolutionsEnabled() {
-  const char* env = std::getenv("KILN_PATCH_GEMM");
-  return env == nullptr || std::strcmp(env, "0") != 0;
-}
+bool patchConvolutionsEnabled() { return !envSwitchedOff("KILN_PATCH_GEMM"); }
 
 int32_t convertPatchConvolutions(Graph& g) {
   std::vector<LayerInfo> layers;
