@@ -55,8 +55,8 @@ struct RunResult {
 // The backend layer tests build for: CPU, or CUDA when KILN_TEST_BACKEND=cuda (on a GPU machine).
 BackendKind testBackend();
 
-// A dynamic-shape build's output against the static build's: the same bytes on the CPU, the same values up to
-// the output type's rounding on CUDA (the two builds may time different algorithms).
+// A dynamic-shape build's output against the static build's: the same values up to the output type's rounding
+// for float types (the two builds may time different algorithms), the same bytes otherwise.
 void expectSameRun(const HostTensor& dyn, const HostTensor& fixed);
 
 // Builds, serializes, deserializes and runs on testBackend() (inputs and outputs are copied to and from the
