@@ -28,6 +28,13 @@ case "$job" in
     echo "== engine layer tests on the CUDA backend"
     KILN_TEST_BACKEND=cuda "$BUILD/kiln_engine_tests" --gtest_brief=1 >"$LOGS/engine_cuda.log" 2>&1 || status=1
     grep -E "^\[  (PASSED|FAILED)|tests? ran|FAILED  \]" "$LOGS/engine_cuda.log" | tail -60
+    # The Python tests run beside the memcheck shards (both are slow, neither times anything); their
+    # results print after the memcheck's.
+    xdist=()
+    if "$PY" -c "import xdist" 2>/dev/null; then xdist=(-n "${KILN_PYTEST_WORKERS:-8}"); fi
+    KILN_TEST_DEVICE=cuda "$PY" -m pytest -q -p no:cacheprovider "${xdist[@]}" tests/python "$@" \
+      >"$LOGS/pytest_cuda.log" 2>&1 &
+    pytest_pid=$!
     echo "== compute-sanitizer memcheck on the layer tests (4 shards at once; graph replay tests need graphs on)"
     if command -v compute-sanitizer >/dev/null; then
       pids=()
@@ -41,9 +48,7 @@ case "$job" in
       grep -hE "ERROR SUMMARY|^\[  (PASSED|FAILED)" "$LOGS"/memcheck_*.log | tail -12
     fi
     echo "== Python tests with KILN_TEST_DEVICE=cuda"
-    xdist=()
-    if "$PY" -c "import xdist" 2>/dev/null; then xdist=(-n "${KILN_PYTEST_WORKERS:-8}"); fi
-    KILN_TEST_DEVICE=cuda "$PY" -m pytest -q -p no:cacheprovider "${xdist[@]}" tests/python "$@" >"$LOGS/pytest_cuda.log" 2>&1 || status=1
+    wait "$pytest_pid" || status=1
     grep -E "passed|failed|^FAILED|^ERROR" "$LOGS/pytest_cuda.log" | tail -40
     exit $status
     ;;

@@ -206,6 +206,36 @@ TEST(Fusion, MatrixMultiplyResidualGivesTheUnfusedValues) {
   }
 }
 
+// gelu_erf(a @ w + bias): on CUDA cuBLASLt adds the bias and Kiln's epilogue kernel applies the erf GELU,
+// 16 bytes at a time where the row length allows (n = 32) and element by element where it does not (n = 10).
+TEST(Fusion, MatrixMultiplyBiasAndErfGeluGiveTheUnfusedValues) {
+  for (const int32_t n : {32, 10}) {
+    const HostTensor a = randomTensor(DataType::kFLOAT, Dims{8, 16}, 41, -2.0, 2.0);
+    const HostTensor wt = randomTensor(DataType::kFLOAT, Dims{16, n}, 42);
+    const std::vector<float> w(static_cast<const float*>(wt.data()), static_cast<const float*>(wt.data()) + 16 * n);
+    std::vector<float> b(static_cast<size_t>(n));
+    for (int32_t j = 0; j < n; ++j) b[static_cast<size_t>(j)] = 0.25f * static_cast<float>(j % 7) - 0.75f;
+    const NetworkFn network = [&](NetworkDefinition& net, const std::vector<ITensor*>& in) {
+      ITensor* weight = net.addConstant(Dims{16, n}, Weights{DataType::kFLOAT, w.data(), 16 * n})->getOutput(0);
+      ITensor* bias = net.addConstant(Dims{1, n}, Weights{DataType::kFLOAT, b.data(), n})->getOutput(0);
+      ITensor* mm = net.addMatrixMultiply(*in[0], MatrixOperation::kNONE, *weight, MatrixOperation::kNONE)->getOutput(0);
+      ITensor* sum = net.addElementWise(*mm, *bias, ElementWiseOperation::kSUM)->getOutput(0);
+      net.markOutput(*net.addActivation(*sum, ActivationType::kGELU_ERF)->getOutput(0));
+    };
+    const HostTensor out = runSingleOutput(network, {{"a", a}});
+    const std::vector<double> av = toDoubles(a), got = toDoubles(out);
+    ASSERT_EQ(got.size(), static_cast<size_t>(8 * n));
+    for (int32_t i = 0; i < 8; ++i) {
+      for (int32_t j = 0; j < n; ++j) {
+        double x = b[static_cast<size_t>(j)];
+        for (int32_t k = 0; k < 16; ++k) x += av[static_cast<size_t>(i * 16 + k)] * w[static_cast<size_t>(k * n + j)];
+        const double expected = 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
+        EXPECT_NEAR(got[static_cast<size_t>(i * n + j)], expected, 1e-4) << "n " << n << " at " << i << "," << j;
+      }
+    }
+  }
+}
+
 // ConvNeXt's block tail: linear (x W^T + b), then a per-column layer scale, then the residual add.
 NetworkFn linearScaleResidual(const std::vector<float>& w, const std::vector<float>& b, const std::vector<float>& g) {
   return [&w, &b, &g](NetworkDefinition& net, const std::vector<ITensor*>& in) {

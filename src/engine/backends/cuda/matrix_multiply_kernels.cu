@@ -105,6 +105,29 @@ __global__ void epilogueKernel(T* out, const T* __restrict__ bias, int64_t total
   }
 }
 
+// The float epilogue, 16 bytes of the output per step: what runs after a large GEMM whose erf GELU cuBLASLt
+// cannot fuse is a pass over the whole output, so it must run at memory speed. Needs n a multiple of the
+// vector width and 16-byte aligned output and bias, so a vector never crosses a row.
+template <typename T>
+__global__ void epilogueVectorKernel(T* out, const T* __restrict__ bias, int64_t vectors, int64_t n,
+                                     MatmulActivation activation) {
+  constexpr int kWIDTH = 16 / sizeof(T);
+  KILN_GRID_STRIDE_LOOP(v, vectors) {
+    uint4 raw = reinterpret_cast<const uint4*>(out)[v];
+    T* values = reinterpret_cast<T*>(&raw);
+    uint4 biasRaw = {};
+    if (bias != nullptr) biasRaw = *reinterpret_cast<const uint4*>(bias + (v * kWIDTH) % n);
+    const T* biases = reinterpret_cast<const T*>(&biasRaw);
+#pragma unroll
+    for (int e = 0; e < kWIDTH; ++e) {
+      float x = toFloat(values[e]);
+      if (bias != nullptr) x += toFloat(biases[e]);
+      values[e] = fromFloat<T>(activate(x, activation));
+    }
+    reinterpret_cast<uint4*>(out)[v] = raw;
+  }
+}
+
 }  // namespace
 
 Status launchIntegerMatmul(const MatmulPlan& plan, const MatmulEpilogue& epilogue, const KernelIO& io, void* stream) {
@@ -163,6 +186,17 @@ Status launchMatmulEpilogue(void* out, const void* bias, DataType type, int64_t 
     if constexpr (std::is_same_v<T, bool> || std::is_same_v<T, int8_t> || std::is_same_v<T, uint8_t>) {
       return unimplemented(std::string("matrix multiply epilogue for ") + dataTypeName(type));
     } else {
+      constexpr int64_t kWIDTH = 16 / sizeof(T);
+      const auto aligned = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
+      if constexpr (std::is_floating_point_v<T> || sizeof(T) == 2) {
+        if (n % kWIDTH == 0 && aligned(out) && aligned(bias)) {
+          const int64_t vectors = total / kWIDTH;
+          epilogueVectorKernel<T><<<gridFor(vectors), kBLOCK, 0, s>>>(static_cast<T*>(out), static_cast<const T*>(bias),
+                                                                    vectors, n, activation);
+          KILN_CUDA_CHECK_LAUNCH();
+          return Status::ok();
+        }
+      }
       epilogueKernel<T><<<gridFor(total), kBLOCK, 0, s>>>(static_cast<T*>(out), static_cast<const T*>(bias), total, n,
                                                           activation);
       KILN_CUDA_CHECK_LAUNCH();
