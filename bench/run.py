@@ -195,6 +195,31 @@ def bench_one(name: str, batch: int, args) -> dict:
     return entry
 
 
+def prewarm_compile(name: str, batch: int) -> None:
+    """Compile the entry with torch.compile in both modes and run it once, timing nothing: this fills
+    torch.compile's on-disk caches (generated and compiled Triton kernels), so that a timed run on the same
+    machine afterwards spends less time compiling. Autotuning results are not kept (they may come from a busy
+    GPU): the timed run tunes again."""
+    import torch._inductor.config as inductor_config
+
+    inductor_config.autotune_local_cache = False
+    model32, make_inputs = make_model(name)
+    cnn = name in CNNS
+    model = model32.eval().cuda().half()
+    inputs = [x.cuda().half() if x.is_floating_point() else x.cuda() for x in make_inputs(batch)]
+    if cnn:
+        model = model.to(memory_format=torch.channels_last)
+        inputs = [x.to(memory_format=torch.channels_last) for x in inputs]
+    torch.backends.cudnn.benchmark = True
+    with torch.inference_mode():
+        for mode in (None, "reduce-overhead"):
+            torch._dynamo.reset()
+            compiled = torch.compile(model, mode=mode) if mode else torch.compile(model)
+            for _ in range(3):
+                compiled(*inputs)
+    torch.cuda.synchronize()
+
+
 def gpu_slug() -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", torch.cuda.get_device_name()).strip("_").lower()
 
@@ -241,9 +266,17 @@ def main() -> None:
     parser.add_argument("--skip-compile", action="store_true", help="only Kiln and eager (quick runs)")
     parser.add_argument("--profile", action="store_true", help="also record Kiln's per-layer profile")
     parser.add_argument("--out-dir", default=os.path.join(HERE, "results"))
+    parser.add_argument("--prewarm-compile", action="store_true",
+                        help="only fill torch.compile's caches for the entries (no timings, no results)")
     args = parser.parse_args()
     if not torch.cuda.is_available():
         sys.exit("bench/run.py needs a CUDA GPU")
+    if args.prewarm_compile:
+        for name in args.models:
+            for batch in args.batches or SUITE[name]:
+                print(f"== prewarming torch.compile for {name} batch {batch}", flush=True)
+                prewarm_compile(name, batch)
+        return
     os.makedirs(args.out_dir, exist_ok=True)
     gpu = torch.cuda.get_device_name()
     json_path = os.path.join(args.out_dir, f"{gpu_slug()}.json")
