@@ -2,6 +2,7 @@
 
     python bench/run.py                      # every model and batch of the suite
     python bench/run.py --models resnet50 --batches 1
+    python bench/run.py --models resnet50:64 bert_base_seq128:1   # single entries
 
 For each model and batch (float16, random weights) it measures Kiln, eager (half; channels_last and
 cudnn.benchmark for CNNs), torch.compile (default) and torch.compile(mode="reduce-overhead"): median and p99
@@ -220,6 +221,17 @@ def prewarm_compile(name: str, batch: int) -> None:
     torch.cuda.synchronize()
 
 
+def suite_entries(models, batches):
+    """(model, batch) pairs: "name:batch" picks one entry, a bare name takes --batches or the suite's two."""
+    entries = []
+    for spec in models:
+        name, _, batch = spec.partition(":")
+        if name not in SUITE:
+            sys.exit(f"unknown model {name}; the suite has {sorted(SUITE)}")
+        entries += [(name, int(batch))] if batch else [(name, b) for b in batches or SUITE[name]]
+    return entries
+
+
 def gpu_slug() -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", torch.cuda.get_device_name()).strip("_").lower()
 
@@ -259,7 +271,7 @@ def write_markdown(path: str, gpu: str, entries) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", nargs="*", default=list(SUITE))
+    parser.add_argument("--models", nargs="*", default=list(SUITE), help="names, or name:batch for one entry")
     parser.add_argument("--batches", nargs="*", type=int, help="default: each model's two suite batches")
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--iters", type=int, default=100)
@@ -271,11 +283,11 @@ def main() -> None:
     args = parser.parse_args()
     if not torch.cuda.is_available():
         sys.exit("bench/run.py needs a CUDA GPU")
+    entries = suite_entries(args.models, args.batches)
     if args.prewarm_compile:
-        for name in args.models:
-            for batch in args.batches or SUITE[name]:
-                print(f"== prewarming torch.compile for {name} batch {batch}", flush=True)
-                prewarm_compile(name, batch)
+        for name, batch in entries:
+            print(f"== prewarming torch.compile for {name} batch {batch}", flush=True)
+            prewarm_compile(name, batch)
         return
     os.makedirs(args.out_dir, exist_ok=True)
     gpu = torch.cuda.get_device_name()
@@ -284,22 +296,21 @@ def main() -> None:
     if os.path.exists(json_path):
         with open(json_path) as f:
             results = json.load(f)
-    for name in args.models:
-        for batch in args.batches or SUITE[name]:
-            print(f"== {name} batch {batch}", flush=True)
-            try:
-                entry = bench_one(name, batch, args)
-            except Exception as exc:  # a model Kiln cannot run yet is reported, and the suite goes on
-                entry = {"model": name, "batch": batch, "dtype": "float16", "error": f"{type(exc).__name__}: {exc}"}
-            print(json.dumps({k: v for k, v in entry.items() if k != "profile_top"}), flush=True)
-            if "profile_top" in entry:
-                print(entry["profile_top"], flush=True)
-            results["entries"] = [e for e in results["entries"] if (e["model"], e["batch"]) != (name, batch)]
-            results["entries"].append(entry)
-            with open(json_path, "w") as f:
-                json.dump(results, f, indent=1)
-            gc.collect()
-            torch.cuda.empty_cache()
+    for name, batch in entries:
+        print(f"== {name} batch {batch}", flush=True)
+        try:
+            entry = bench_one(name, batch, args)
+        except Exception as exc:  # a model Kiln cannot run yet is reported, and the suite goes on
+            entry = {"model": name, "batch": batch, "dtype": "float16", "error": f"{type(exc).__name__}: {exc}"}
+        print(json.dumps({k: v for k, v in entry.items() if k != "profile_top"}), flush=True)
+        if "profile_top" in entry:
+            print(entry["profile_top"], flush=True)
+        results["entries"] = [e for e in results["entries"] if (e["model"], e["batch"]) != (name, batch)]
+        results["entries"].append(entry)
+        with open(json_path, "w") as f:
+            json.dump(results, f, indent=1)
+        gc.collect()
+        torch.cuda.empty_cache()
     order = {m: i for i, m in enumerate(SUITE)}
     results["entries"].sort(key=lambda e: (order.get(e["model"], 99), e["batch"]))
     with open(json_path, "w") as f:
