@@ -13,6 +13,7 @@
 #include "engine/builder_patch_conv.h"
 #include "engine/builder_pointwise_fusion.h"
 #include "engine/builder_shuffle.h"
+#include "engine/builder_timing.h"
 #include "engine/memory_planner.h"
 #include "engine/network_impl.h"
 #include "engine/plan.h"
@@ -199,20 +200,12 @@ Status chooseTactics(Graph& graph, Backend& backend, const BuilderConfig& config
       if (!ws.isOk()) continue;
       io.workspace = ws.value();
       io.workspaceSize = wsBytes;
-      bool failed = !kernel.value()->execute(io).isOk();  // warm-up
-      std::vector<double> times;
-      for (int r = 0; r < repeats && !failed; ++r) {
-        const auto start = std::chrono::steady_clock::now();
-        failed = !kernel.value()->execute(io).isOk() || !backend.synchronize(nullptr).isOk();
-        times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
-      }
+      StatusOr<double> ms = timeTacticMs(backend, *kernel.value(), io, repeats);
       backend.deallocate(ws.value());
       io.workspace = nullptr;
-      if (failed || times.empty()) continue;
-      std::sort(times.begin(), times.end());
-      const double median = times[times.size() / 2];
-      if (best < 0 || median < best) {
-        best = median;
+      if (!ms.isOk()) continue;
+      if (best < 0 || ms.value() < best) {
+        best = ms.value();
         bestName = candidate.name;
       }
     }
