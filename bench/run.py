@@ -185,9 +185,13 @@ def bench_one(name: str, batch: int, args) -> dict:
     if not args.skip_compile:
         for key, mode in (("compile_ms", None), ("compile_reduce_overhead_ms", "reduce-overhead")):
             torch._dynamo.reset()
-            compiled = torch.compile(eager, mode=mode) if mode else torch.compile(eager)
-            entry[key], _ = time_cuda(compiled, eager_inputs, max(args.warmup, 5), args.iters)
-            del compiled
+            try:
+                compiled = torch.compile(eager, mode=mode) if mode else torch.compile(eager)
+                entry[key], _ = time_cuda(compiled, eager_inputs, max(args.warmup, 5), args.iters)
+                del compiled
+            except Exception as exc:  # torch.compile failing is a result too; Kiln's numbers stay
+                entry[key] = None
+                entry[key.replace("_ms", "_error")] = f"{type(exc).__name__}: {str(exc)[:300]}"
     torch.backends.cudnn.benchmark = False
     entry["throughput_per_s"] = batch / entry["kiln_ms"] * 1000.0
     del model, model32, eager
@@ -237,6 +241,9 @@ def gpu_slug() -> str:
 
 
 def write_markdown(path: str, gpu: str, entries) -> None:
+    def ms(value):
+        return "–" if value is None else f"{value:.3f}"
+
     lines = [f"# Kiln benchmark on {gpu}", "", "float16, random weights; latencies are medians of CUDA-event timings "
              "(ms). Ratios below 1 mean Kiln is faster.", "",
              "| model | batch | Kiln | Kiln p99 | eager | compile | compile r-o | Kiln/eager | Kiln/best compile "
@@ -247,7 +254,9 @@ def write_markdown(path: str, gpu: str, entries) -> None:
         if "error" in e:
             lines.append(f"| {e['model']} | {e['batch']} | failed: {e['error'][:80]} |" + " |" * 11)
             continue
-        best = min([e[k] for k in ("compile_ms", "compile_reduce_overhead_ms") if e.get(k)] or [float("nan")])
+        # A compile mode that was skipped (--skip-compile) or failed has no time.
+        compiled = [e[k] for k in ("compile_ms", "compile_reduce_overhead_ms") if e.get(k) is not None]
+        best = min(compiled) if compiled else float("nan")
         r_eager = e["kiln_ms"] / e["eager_ms"]
         activations = (f"{e['activation_planned_mb']:.0f} / {e['activation_total_mb']:.0f}"
                        if "activation_planned_mb" in e else "–")
@@ -257,7 +266,7 @@ def write_markdown(path: str, gpu: str, entries) -> None:
             vs_compile.append(r_comp)
         lines.append(
             f"| {e['model']} | {e['batch']} | {e['kiln_ms']:.3f} | {e['kiln_p99_ms']:.3f} | {e['eager_ms']:.3f} | "
-            f"{e.get('compile_ms', float('nan')):.3f} | {e.get('compile_reduce_overhead_ms', float('nan')):.3f} | "
+            f"{ms(e.get('compile_ms'))} | {ms(e.get('compile_reduce_overhead_ms'))} | "
             f"{r_eager:.2f} | {r_comp:.2f} | {e['build_s']:.1f} ({e['build_cached_s']:.1f}) | {e['peak_mem_mb']:.0f} | "
             f"{activations} | {e['max_abs_err']:.3g} | {e['cosine']:.5f} |")
 
