@@ -149,6 +149,11 @@ class Runtime {
   StatusOr<std::unique_ptr<Engine>> deserializeEngine(const void* blob, size_t size);
 };
 
+// Device memory Kiln holds on a backend (MemoryUse, kiln/types.h): engines' weights and activations, execution
+// contexts' workspaces and output buffers, and while a build runs, its timing buffers.
+StatusOr<MemoryUse> getMemoryUse(BackendKind backend);
+Status resetPeakMemoryUse(BackendKind backend);
+
 // "0.1.0"
 const char* kilnVersion();
 

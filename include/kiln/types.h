@@ -68,4 +68,10 @@ enum class BackendKind : int32_t {
 };
 const char* backendKindName(BackendKind kind);
 
+// Bytes of device memory held now, and the most held at once since the peak was last reset.
+struct MemoryUse {
+  int64_t currentBytes = 0;
+  int64_t peakBytes = 0;
+};
+
 }  // namespace kiln

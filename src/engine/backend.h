@@ -6,7 +6,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "engine/graph.h"
@@ -63,8 +65,12 @@ class Backend {
   // Candidate kernels for the layer, best guess first. Empty means no kernel: the builder fails naming the layer.
   virtual std::vector<TacticCandidate> tactics(const LayerInfo& layer, const Graph& graph) const = 0;
 
-  virtual StatusOr<void*> allocate(int64_t bytes) = 0;
-  virtual void deallocate(void* ptr) = 0;
+  // Device memory, counted: memoryUse() is what the backend holds now and at the most since resetPeakMemory
+  // (engines' weights and activations, contexts' workspaces, the builder's timing buffers).
+  StatusOr<void*> allocate(int64_t bytes);
+  void deallocate(void* ptr);
+  MemoryUse memoryUse() const;
+  void resetPeakMemory();
   virtual Status copyToDevice(void* dst, const void* src, int64_t bytes, void* stream) = 0;
   virtual Status copyToHost(void* dst, const void* src, int64_t bytes, void* stream) = 0;
   virtual Status synchronize(void* stream) = 0;
@@ -85,6 +91,16 @@ class Backend {
   virtual Status endCapture(void* captureStream, void** exec) { return unimplemented("graph capture"); }
   virtual Status launchGraph(void* exec, void* stream) { return unimplemented("graph capture"); }
   virtual void destroyGraph(void* exec) {}
+
+ protected:
+  // What allocate and deallocate count: the device's own allocation (aligned for any tensor), and its release.
+  virtual StatusOr<void*> allocateBytes(int64_t bytes) = 0;
+  virtual void deallocateBytes(void* ptr) = 0;
+
+ private:
+  mutable std::mutex memoryMutex_;
+  std::unordered_map<void*, int64_t> allocationBytes_;
+  MemoryUse memory_;
 };
 
 // The backend for a kind; CUDA fails with a clear message when Kiln was built without it or no GPU is present.

@@ -229,6 +229,17 @@ void bindRuntime(py::module_& m) {
       .def("take_profile", &EngineRunner::takeProfile)
       .def("inspect", &EngineRunner::inspect, py::arg("json") = false);
 
+  // What Kiln holds on a device (torch_kiln.runtime.memory_stats).
+  m.def(
+      "memory_use",
+      [](BackendKind backend) {
+        const MemoryUse use = unwrap(getMemoryUse(backend));
+        return py::make_tuple(use.currentBytes, use.peakBytes);
+      },
+      py::arg("backend"));
+  m.def(
+      "reset_peak_memory_use", [](BackendKind backend) { check(resetPeakMemoryUse(backend)); }, py::arg("backend"));
+
   // Building a plan from a network made in Python (the engine API used directly, without the compiler).
   m.def(
       "create_network", [](bool stronglyTyped) {

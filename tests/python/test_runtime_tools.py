@@ -71,3 +71,28 @@ def test_engine_carries_its_build_report():
         assert report["tactics_timed"] + report["timing_cache_hits"] > 0
         # The memory plan never needs more than every activation on its own.
         assert 0 < report["planned_activation_bytes"] <= report["total_activation_bytes"]
+
+
+def test_memory_stats_count_what_engines_hold():
+    import gc
+
+    import pytest
+
+    gc.collect()
+    before = torch_kiln.runtime.memory_stats(DEVICE)["current_bytes"]
+    model = Small().eval().to(DEVICE)
+    x = torch.randn(2, 3, 8, 8, device=DEVICE)
+    compiled = torch_kiln.compile(model, inputs=[x], min_block_size=1, device=DEVICE)
+    with torch.no_grad():
+        compiled(x)
+    held = torch_kiln.runtime.memory_stats(DEVICE)
+    assert held["current_bytes"] > before  # at least the activations (and on a GPU the weights)
+    assert held["peak_bytes"] >= held["current_bytes"]
+    torch_kiln.runtime.reset_peak_memory_stats(DEVICE)
+    assert torch_kiln.runtime.memory_stats(DEVICE)["peak_bytes"] == held["current_bytes"]
+    # A deleted module's engine gives its memory back.
+    del compiled
+    gc.collect()
+    assert torch_kiln.runtime.memory_stats(DEVICE)["current_bytes"] == before
+    with pytest.raises(ValueError, match="'cuda' or 'cpu'"):
+        torch_kiln.runtime.memory_stats("meta")

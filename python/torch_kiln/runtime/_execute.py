@@ -58,6 +58,19 @@ def take_profiles() -> Dict[int, list]:
         return {i: runner.take_profile() for i, (_, runner) in enumerate(_RUNNERS.values())}
 
 
+def _drop_stale_runners() -> None:
+    """Drops the engines whose plan tensor only _RUNNERS still holds (their module is gone). Call under _LOCK."""
+    for stale in [k for k, (held, _) in _RUNNERS.items() if sys.getrefcount(held) <= 3]:
+        del _RUNNERS[stale]
+
+
+def release_unused_engines() -> None:
+    """Frees the device memory of engines whose modules were deleted (otherwise freed when the next engine is
+    made)."""
+    with _LOCK:
+        _drop_stale_runners()
+
+
 def _runner_for(plan: torch.Tensor) -> "_C.EngineRunner":
     # Keyed by the plan tensor's memory: a module reuses its engine; a loaded program gets a new one. The entry
     # holds the plan tensor itself, so that memory cannot be freed and reused by another plan while the entry
@@ -66,8 +79,7 @@ def _runner_for(plan: torch.Tensor) -> "_C.EngineRunner":
     with _LOCK:
         entry = _RUNNERS.get(key)
         if entry is None:
-            for stale in [k for k, (held, _) in _RUNNERS.items() if sys.getrefcount(held) <= 3]:
-                del _RUNNERS[stale]
+            _drop_stale_runners()
             runner = _C.EngineRunner(plan.cpu().numpy().tobytes())
             _configure(runner)
             entry = (plan, runner)

@@ -31,8 +31,8 @@ class SimulatedDevice : public Backend {
   BackendKind kind() const override { return BackendKind::kCUDA; }
   std::string deviceName() const override { return "simulated"; }
   std::vector<TacticCandidate> tactics(const LayerInfo&, const Graph&) const override { return {}; }
-  StatusOr<void*> allocate(int64_t) override { return static_cast<void*>(nullptr); }
-  void deallocate(void*) override {}
+  StatusOr<void*> allocateBytes(int64_t) override { return static_cast<void*>(nullptr); }
+  void deallocateBytes(void*) override {}
   Status copyToDevice(void*, const void*, int64_t, void*) override { return Status::ok(); }
   Status copyToHost(void*, const void*, int64_t, void*) override { return Status::ok(); }
   Status synchronize(void* stream) override {

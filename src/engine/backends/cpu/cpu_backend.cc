@@ -89,7 +89,7 @@ class CpuBackend : public Backend {
   }
   void destroyMark(void* mark) override { delete static_cast<std::chrono::steady_clock::time_point*>(mark); }
 
-  StatusOr<void*> allocate(int64_t bytes) override {
+  StatusOr<void*> allocateBytes(int64_t bytes) override {
     if (bytes <= 0) return static_cast<void*>(nullptr);
     // 64-byte alignment suits SIMD loads; aligned_alloc needs a multiple of the alignment.
     const auto rounded = static_cast<size_t>((bytes + 63) / 64 * 64);
@@ -97,7 +97,7 @@ class CpuBackend : public Backend {
     if (ptr == nullptr) return resourceExhausted("cannot allocate " + std::to_string(bytes) + " bytes of host memory");
     return ptr;
   }
-  void deallocate(void* ptr) override { std::free(ptr); }
+  void deallocateBytes(void* ptr) override { std::free(ptr); }
   Status copyToDevice(void* dst, const void* src, int64_t bytes, void*) override {
     if (bytes > 0) std::memcpy(dst, src, static_cast<size_t>(bytes));
     return Status::ok();

@@ -121,7 +121,7 @@ class CudaBackend : public Backend {
     return result;
   }
 
-  StatusOr<void*> allocate(int64_t bytes) override {
+  StatusOr<void*> allocateBytes(int64_t bytes) override {
     if (bytes <= 0) return static_cast<void*>(nullptr);
     KILN_RETURN_IF_ERROR(useDevice());
     void* ptr = nullptr;
@@ -132,7 +132,7 @@ class CudaBackend : public Backend {
     }
     return ptr;
   }
-  void deallocate(void* ptr) override {
+  void deallocateBytes(void* ptr) override {
     if (ptr != nullptr) cudaFree(ptr);
   }
   // cudaMemcpyDefault: unified addressing tells host from device pointers, so the same call serves uploads of
