@@ -83,11 +83,25 @@ __device__ __forceinline__ float fastExp2(float x) {
   return y;
 }
 
-__device__ __forceinline__ void cpAsync16(void* shared, const void* global, int bytes) {
-  // Copies `bytes` (0 to 16) and zero-fills the rest of the 16; with 0 bytes `global` is not read.
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(sharedAddress(shared)), "l"(global),
-               "r"(bytes)
-               : "memory");
+__device__ __forceinline__ void cpAsync16(void* shared, const void* global) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(sharedAddress(shared)), "l"(global) : "memory");
+}
+// A 16-byte chunk of a shared tile from the first `bytes` (0 to 16) of `global`, zeros after. Only whole chunks
+// go through cp.async: a partial one ends a row, and the row may end its allocation, where a 16-byte access
+// (cp.async's source-size form included, as compute-sanitizer counts it) would reach past the end. Plain
+// stores become visible at the same barrier that follows the cp.async wait.
+__device__ __forceinline__ void copyChunk16(void* shared, const void* global, int bytes) {
+  if (bytes == 16) {
+    cpAsync16(shared, global);
+    return;
+  }
+  if (bytes <= 0) {
+    *static_cast<uint4*>(shared) = make_uint4(0, 0, 0, 0);
+    return;
+  }
+  unsigned char* const dst = static_cast<unsigned char*>(shared);
+  const unsigned char* const src = static_cast<const unsigned char*>(global);
+  for (int i = 0; i < 16; ++i) dst[i] = i < bytes ? src[i] : 0;
 }
 __device__ __forceinline__ void cpAsyncCommit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
 // Waits until at most N committed groups of this thread are still in flight.
@@ -162,8 +176,7 @@ __device__ __forceinline__ void loadTile(T* tile, const T* src, int64_t stride, 
       const int idx = it * kMMA_THREADS + static_cast<int>(threadIdx.x);
       const int row = idx / kCHUNKS, x = (idx % kCHUNKS) * 8;
       const int elems = row < rows ? min(8, width - x) : 0;
-      const bool any = elems > 0;
-      cpAsync16(tile + row * (D + kPAD) + x, any ? src + row * stride + x : src, any ? elems * 2 : 0);
+      copyChunk16(tile + row * (D + kPAD) + x, src + row * stride + x, elems * 2);
     }
   } else {
     for (int idx = threadIdx.x; idx < kMMA_BLOCK_K * D; idx += kMMA_THREADS) {
@@ -187,8 +200,7 @@ __device__ __forceinline__ void loadMaskTile(unsigned char* tile, const M* src, 
     for (int idx = threadIdx.x; idx < rows * kCHUNKS; idx += kMMA_THREADS) {
       const int row = idx / kCHUNKS, key = (idx % kCHUNKS) * kPER_CHUNK;
       const int elems = row < validRows ? min(kPER_CHUNK, validKeys - key) : 0;
-      const bool any = elems > 0;
-      cpAsync16(tile + row * kPITCH + key * kSIZE, any ? src + row * rowStride + key : src, any ? elems * kSIZE : 0);
+      copyChunk16(tile + row * kPITCH + key * kSIZE, src + row * rowStride + key, elems * kSIZE);
     }
   } else {
     for (int idx = threadIdx.x; idx < rows * kMMA_BLOCK_K; idx += kMMA_THREADS) {
