@@ -18,7 +18,7 @@ from torch.profiler import ProfilerActivity, profile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from run import CNNS, SUITE, calibrate, make_model  # noqa: E402
+from run import CNNS, SUITE, calibrate, make_model, suite_entries  # noqa: E402
 
 import torch_kiln  # noqa: E402  (run.py put the package on the path)
 
@@ -49,7 +49,7 @@ def kernel_table(fn, inputs, passes: int, top: int) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", nargs="*", default=list(SUITE))
+    parser.add_argument("--models", nargs="*", default=list(SUITE), help="names, or name:batch for one entry")
     parser.add_argument("--batches", nargs="*", type=int, help="default: each model's two suite batches")
     parser.add_argument("--passes", type=int, default=10)
     parser.add_argument("--top", type=int, default=25)
@@ -57,26 +57,25 @@ def main() -> None:
     args = parser.parse_args()
     if not torch.cuda.is_available():
         sys.exit("bench/kernels.py needs a CUDA GPU")
-    for name in args.models:
+    for name, batch in suite_entries(args.models, args.batches):
         model32, make_inputs = make_model(name)
         model32 = model32.eval().cuda()
         calibrate(model32, make_inputs)
         model = model32.half()
-        for batch in args.batches or SUITE[name]:
-            inputs = [x.cuda().half() if x.is_floating_point() else x.cuda() for x in make_inputs(batch)]
-            kiln = torch_kiln.compile(model, inputs=inputs, device="cuda", min_block_size=1)
-            print(f"== {name} batch {batch}: Kiln", flush=True)
-            print(kernel_table(kiln, inputs, args.passes, args.top), flush=True)
-            del kiln
-            if not args.no_eager:
-                torch.backends.cudnn.benchmark = True
-                cnn = name in CNNS
-                eager = model.to(memory_format=torch.channels_last) if cnn else model
-                eager_inputs = [x.to(memory_format=torch.channels_last) for x in inputs] if cnn else inputs
-                print(f"== {name} batch {batch}: eager", flush=True)
-                print(kernel_table(eager, eager_inputs, args.passes, args.top), flush=True)
-                torch.backends.cudnn.benchmark = False
-            torch.cuda.empty_cache()
+        inputs = [x.cuda().half() if x.is_floating_point() else x.cuda() for x in make_inputs(batch)]
+        kiln = torch_kiln.compile(model, inputs=inputs, device="cuda", min_block_size=1)
+        print(f"== {name} batch {batch}: Kiln", flush=True)
+        print(kernel_table(kiln, inputs, args.passes, args.top), flush=True)
+        del kiln
+        if not args.no_eager:
+            torch.backends.cudnn.benchmark = True
+            cnn = name in CNNS
+            eager = model.to(memory_format=torch.channels_last) if cnn else model
+            eager_inputs = [x.to(memory_format=torch.channels_last) for x in inputs] if cnn else inputs
+            print(f"== {name} batch {batch}: eager", flush=True)
+            print(kernel_table(eager, eager_inputs, args.passes, args.top), flush=True)
+            torch.backends.cudnn.benchmark = False
+        torch.cuda.empty_cache()
 
 
 if __name__ == "__main__":
