@@ -121,6 +121,7 @@ struct BuildReport {
   int32_t layersFused = 0;            // folded or fused into a neighbour (batch norm into convolution, epilogues)
   int32_t layersChannelsLast = 0;     // layers the layout pass moved to NHWC (channels-last) dims
   int32_t layoutTransposes = 0;       // transposes it inserted at the edges of those regions
+  int32_t attentionMasksRemoved = 0;  // constant masks dropped or turned into the causal flag
   int32_t tacticsTimed = 0;
   int32_t timingCacheHits = 0;
   int64_t plannedActivationBytes = 0;  // arena size of the largest profile

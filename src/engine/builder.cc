@@ -5,6 +5,7 @@
 #include <random>
 
 #include "engine/backend.h"
+#include "engine/builder_attention_mask.h"
 #include "engine/builder_attention_views.h"
 #include "engine/builder_fusion.h"
 #include "engine/builder_gemm_merge.h"
@@ -248,6 +249,7 @@ StatusOr<std::unique_ptr<HostMemory>> Builder::buildSerializedNetwork(NetworkDef
 
   eliminateDeadLayers(graph);
   KILN_ASSIGN_OR_RETURN(report_.constantsFolded, foldConstants(graph, kFOLD_MAX_ELEMENTS));
+  if (attentionMaskSimplificationEnabled()) report_.attentionMasksRemoved = simplifyConstantAttentionMasks(graph);
   if (!network.isStronglyTyped()) {
     KILN_RETURN_IF_ERROR(assignPrecisions(graph, config, backend->kind() == BackendKind::kCUDA));
   }

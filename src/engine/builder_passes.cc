@@ -54,7 +54,11 @@ StatusOr<int32_t> foldConstants(Graph& graph, int64_t maxElements) {
       constant[static_cast<size_t>(layer.outputs[0])] = layer.params.attrs.getWeights("weights");
       continue;
     }
-    bool allConstant = !layer.inputs.empty() && !info.dataDependentOutput && layer.params.type != LayerType::kSHAPE;
+    // A fill with no inputs (static dims, start and step as attributes: an arange) is a constant as well;
+    // models build position ids and attention masks from them.
+    const bool source = layer.inputs.empty() && layer.params.type == LayerType::kFILL;
+    bool allConstant = (!layer.inputs.empty() || source) && !info.dataDependentOutput &&
+                       layer.params.type != LayerType::kSHAPE;
     for (int32_t t : layer.inputs) allConstant = allConstant && (t < 0 || constant[static_cast<size_t>(t)] != nullptr);
     if (!allConstant || layer.outputs.size() != 1) continue;
     const TensorInfo& out = graph.tensors[static_cast<size_t>(layer.outputs[0])];

@@ -18,8 +18,8 @@ bool envSwitchedOff(const char* name);
 // Drops layers whose outputs no graph output needs. Returns how many were removed.
 int32_t eliminateDeadLayers(Graph& graph);
 
-// Evaluates layers whose inputs are all constants (up to maxElements outputs) and replaces them with
-// constant layers. Shape-tensor layers stay (they depend on input shapes). Returns how many were folded.
+// Evaluates layers whose inputs are all constants, and fills without inputs, (up to maxElements outputs) and
+// replaces them with constant layers. Shape-tensor layers stay (they depend on input shapes). Returns how many were folded.
 StatusOr<int32_t> foldConstants(Graph& graph, int64_t maxElements);
 
 // Weakly typed networks: runs float32 layers in float16/bfloat16 where the config allows and the layer

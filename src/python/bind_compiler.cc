@@ -392,6 +392,7 @@ void bindCompiler(py::module_& m) {
           report["layers_fused"] = r.layersFused;
           report["layers_channels_last"] = r.layersChannelsLast;
           report["layout_transposes"] = r.layoutTransposes;
+          report["attention_masks_removed"] = r.attentionMasksRemoved;
           report["tactics_timed"] = r.tacticsTimed;
           report["timing_cache_hits"] = r.timingCacheHits;
           report["planned_activation_bytes"] = r.plannedActivationBytes;

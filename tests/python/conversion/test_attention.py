@@ -76,3 +76,19 @@ def test_sdpa_with_dropout_in_training_stays_in_pytorch():
 
     info = torch_kiln.dynamo.explain(Drop(), qkv(sq=6))
     assert any("attention" in r["target"] for r in info["ops_in_pytorch"].values()), info
+
+
+class ArangeCausal(torch.nn.Module):
+    """A causal mask built in forward from aranges, as transformers' models build theirs when exported."""
+
+    def forward(self, q, k, v):
+        rows = torch.arange(q.shape[-2], device=q.device)
+        cols = torch.arange(k.shape[-2], device=k.device)
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=cols[None, :] <= rows[:, None])
+
+
+@kept
+def test_sdpa_constant_causal_mask_becomes_the_causal_flag():
+    compiled = run_test(ArangeCausal(), qkv(sq=6), expect_engines=1)
+    engine = next(m for m in compiled.modules() if isinstance(m, torch_kiln.runtime.KilnEngineModule))
+    assert engine.build_report["attention_masks_removed"] == 1, engine.build_report
