@@ -78,6 +78,7 @@ int32_t simplifyConstantAttentionMasks(Graph& graph) {
       const Dims& m = graph.tensors[static_cast<size_t>(maskTensor)].dims;
       const Dims& q = graph.tensors[static_cast<size_t>(layer.inputs[0])].dims;
       const Dims& k = graph.tensors[static_cast<size_t>(layer.inputs[1])].dims;
+      if (q.nbDims < 3 || k.nbDims < 3) continue;  // invalid: the shape check reports it
       const int64_t sq = q.d[q.nbDims - 2], sk = k.d[k.nbDims - 2];
       if (m.nbDims < 2 || sq < 0 || sk < 0 || m.d[m.nbDims - 2] != sq || m.d[m.nbDims - 1] != sk ||
           !isCausal(allowed, sq, sk)) {
